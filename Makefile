@@ -1,0 +1,47 @@
+# The two set-up commands: `make demo` and `make test`. Both work on a fresh machine with
+# Python 3.11, pip and Debian's apt; they install everything else they need.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck unit bench-tracking system-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[examples]"
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+# PostgreSQL comes from Debian; the tests start a throwaway cluster of their own.
+system-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian's postgresql for the store tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+demo: $(VENV)/.demo-installed
+	$(BIN)/python examples/moderation.py
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+
+typecheck: $(VENV)/.test-installed
+	$(BIN)/mypy
+
+unit: $(VENV)/.test-installed system-deps
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+bench-tracking: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/tracking.py
+
+clean:
+	rm -rf $(VENV) .bench-venvs .opsloop .pytest_cache .mypy_cache .ruff_cache

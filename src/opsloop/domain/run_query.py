@@ -1,0 +1,135 @@
+"""The run search language: ``metrics.f1 > 0.8 and params.C = '1.0' and status = 'FINISHED'``.
+
+Clauses are joined by ``and``. A clause is ``<field> <op> <value>`` where field is
+``metrics.KEY``, ``params.KEY``, ``tags.KEY`` (quote odd keys with backticks:
+``metrics.`val/loss```) or an attribute (``name``, ``status``, ``experiment``, ``user``,
+``parent_id``). Ops: ``= != < <= > >= like``. Values: numbers, or strings in single or double
+quotes. Ordering is ``FIELD [asc|desc]``, comma-separated.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from opsloop.domain.errors import InvalidInput
+
+Kind = Literal["metric", "param", "tag", "attribute"]
+ATTRIBUTES = ("name", "status", "experiment", "user", "parent_id", "start_time", "end_time")
+OPS = ("=", "!=", "<", "<=", ">", ">=", "like")
+_PREFIXES: dict[str, Kind] = {"metrics": "metric", "params": "param", "tags": "tag"}
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<field>(?:metrics|params|tags)\.(?:`[^`]+`|[A-Za-z0-9_.\-/]+)|[A-Za-z_]+)
+      | (?P<op><=|>=|!=|=|<|>)
+      | (?P<number>-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)
+      | '(?P<single>[^']*)'
+      | "(?P<double>[^"]*)"
+    )""",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: Kind
+    key: str
+
+
+@dataclass(frozen=True)
+class Clause:
+    field: Field
+    op: str
+    value: float | str
+
+
+@dataclass(frozen=True)
+class Order:
+    field: Field
+    descending: bool
+
+
+def parse_field(text: str) -> Field:
+    prefix, dot, rest = text.partition(".")
+    if dot and prefix in _PREFIXES:
+        key = rest[1:-1] if rest.startswith("`") and rest.endswith("`") else rest
+        if not key:
+            raise InvalidInput(f"search field {text!r} has no key", field="filter")
+        return Field(_PREFIXES[prefix], key)
+    if text.lower() in ATTRIBUTES:
+        return Field("attribute", text.lower())
+    raise InvalidInput(
+        f"unknown search field {text!r}: use metrics.KEY, params.KEY, tags.KEY or one of "
+        + ", ".join(ATTRIBUTES),
+        field="filter",
+    )
+
+
+def parse_filter(text: str | None) -> list[Clause]:
+    if text is None or not text.strip():
+        return []
+    clauses = []
+    for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
+        clauses.append(_parse_clause(part))
+    return clauses
+
+
+def _parse_clause(text: str) -> Clause:
+    tokens: list[tuple[str, str]] = []
+    position = 0
+    while position < len(text):
+        if text[position:].strip() == "":
+            break
+        match = _TOKEN.match(text, position)
+        if match is None or match.end() == position:
+            raise InvalidInput(
+                f"cannot read search clause {text!r} at {text[position:]!r}", field="filter"
+            )
+        kind = match.lastgroup or ""
+        tokens.append((kind, match.group(kind)))
+        position = match.end()
+    if len(tokens) == 3 and tokens[1][0] == "field" and tokens[1][1].lower() == "like":
+        tokens[1] = ("op", "like")
+    if len(tokens) != 3 or tokens[0][0] != "field" or tokens[1][0] != "op":
+        raise InvalidInput(
+            f"search clause {text!r} must be FIELD OP VALUE, e.g. metrics.f1 > 0.8",
+            field="filter",
+        )
+    field = parse_field(tokens[0][1])
+    op = tokens[1][1].lower()
+    value_kind, raw = tokens[2]
+    value: float | str
+    if value_kind == "number":
+        value = float(raw)
+    elif value_kind in ("single", "double"):
+        value = raw
+    else:
+        raise InvalidInput(
+            f"search clause {text!r}: {raw!r} is not a number or a quoted string", field="filter"
+        )
+    if field.kind == "metric" and not isinstance(value, float):
+        raise InvalidInput(f"metrics compare with numbers, not {raw!r}", field="filter")
+    if field.kind in ("param", "tag") and isinstance(value, float):
+        value = raw
+    if op == "like" and not isinstance(value, str):
+        raise InvalidInput("like takes a quoted pattern", field="filter")
+    return Clause(field, op, value)
+
+
+def parse_order(text: str | None) -> list[Order]:
+    if text is None or not text.strip():
+        return []
+    orders = []
+    for part in text.split(","):
+        words = part.split()
+        if not words or len(words) > 2:
+            raise InvalidInput(f"order {part!r} must be FIELD [asc|desc]", field="order_by")
+        direction = words[1].lower() if len(words) == 2 else "asc"
+        if direction not in ("asc", "desc"):
+            raise InvalidInput(
+                f"order direction {words[1]!r} must be asc or desc", field="order_by"
+            )
+        orders.append(Order(parse_field(words[0]), direction == "desc"))
+    return orders

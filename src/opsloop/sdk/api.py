@@ -1,0 +1,165 @@
+"""The functions ``import opsloop`` gives: a default client, made on first use from settings."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from opsloop.domain.entities import AliasMove, DatasetVersion, ModelVersion, Run
+from opsloop.domain.errors import InvalidInput
+from opsloop.domain.names import parse_dataset_ref, parse_model_ref
+from opsloop.sdk import datasets as _datasets
+from opsloop.sdk import environment
+from opsloop.sdk import models as _models
+from opsloop.sdk.client import Client
+from opsloop.sdk.run import ActiveRun, active_runs
+
+_default: Client | None = None
+_default_lock = threading.Lock()
+
+
+def connect(**settings: Any) -> Client:
+    """Make the default client from explicit settings (``url=``, ``home=``, ``database_url=``,
+    ...); otherwise the first call below makes one from the environment."""
+    global _default
+    with _default_lock:
+        if _default is not None:
+            _default.close()
+        _default = Client(**settings)
+        return _default
+
+
+def get_client() -> Client:
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Client()
+        return _default
+
+
+def start_run(
+    project: str | None = None,
+    name: str | None = None,
+    *,
+    experiment: str = "default",
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    parent: ActiveRun | str | None = None,
+    nested: bool = True,
+    client: Client | None = None,
+) -> ActiveRun:
+    """Start a run; use it as a context manager. Inside another active run it becomes that
+    run's child (``nested=False`` starts a top-level run instead)."""
+    client = client or get_client()
+    stack = active_runs()
+    if parent is None and nested and stack:
+        parent = stack[-1]
+    if project is None:
+        if not isinstance(parent, ActiveRun):
+            raise InvalidInput("start_run needs a project", field="project")
+        project = parent.project
+    sha, dirty = environment.git_state()
+    run = client.create_run(
+        project=project,
+        experiment=experiment,
+        name=name,
+        parent_id=parent.id if isinstance(parent, ActiveRun) else parent,
+        params=dict(params or {}),
+        tags=dict(tags or {}),
+        git_sha=sha,
+        git_dirty=dirty,
+        python_version=environment.python_version(),
+        packages=environment.packages(),
+    )
+    active = ActiveRun(client, run)
+    stack.append(active)
+    return active
+
+
+def active_run() -> ActiveRun | None:
+    stack = active_runs()
+    return stack[-1] if stack else None
+
+
+def log_dataset(
+    data: Any,
+    name: str,
+    *,
+    project: str,
+    parents: Sequence[DatasetVersion | str] = (),
+    source: str = "",
+    description: str = "",
+) -> DatasetVersion:
+    """Store a pandas/polars/Arrow table as the next version of ``project/name``."""
+    return _datasets.log_dataset(
+        get_client(),
+        data,
+        name,
+        project=project,
+        parents=parents,
+        source=source,
+        description=description,
+    )
+
+
+def load_dataset(
+    ref: str | DatasetVersion, as_: Literal["pandas", "arrow", "polars"] = "pandas"
+) -> Any:
+    """Read ``project/name[@version]`` back (latest version when none is given)."""
+    return _datasets.load_dataset(get_client(), ref, as_)
+
+
+def get_dataset(ref: str) -> DatasetVersion:
+    return get_client().get_dataset_version(parse_dataset_ref(ref))
+
+
+def register_model(
+    model: Any,
+    name: str,
+    *,
+    input_example: Any = None,
+    flavor: str | None = None,
+    description: str = "",
+) -> ModelVersion:
+    """Register a model outside any run (``name`` is ``project/model``)."""
+    return _models.register_model(
+        get_client(),
+        model,
+        name,
+        input_example=input_example,
+        flavor=flavor,
+        description=description,
+    )
+
+
+def load_model(uri: str) -> Any:
+    return _models.load_model(get_client(), uri)
+
+
+def get_model_version(uri: str) -> ModelVersion:
+    return get_client().get_model_version(parse_model_ref(uri))
+
+
+def set_alias(model: str, alias: str, version: int, *, reason: str = "") -> AliasMove:
+    """Point ``alias`` of ``project/model`` at ``version``; the move is recorded as an Event."""
+    ref = parse_model_ref(model)
+    return get_client().set_alias(ref.project, ref.model, alias, version, reason)
+
+
+def get_run(run_id: str) -> Run:
+    return get_client().get_run(run_id)
+
+
+def search_runs(
+    project: str,
+    filter: str | None = None,
+    *,
+    order_by: str | None = None,
+    experiment: str | None = None,
+    limit: int = 100,
+) -> list[Run]:
+    runs, _total = get_client().search_runs(
+        project, filter=filter, order_by=order_by, experiment=experiment, limit=limit
+    )
+    return runs

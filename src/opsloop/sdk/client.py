@@ -1,0 +1,288 @@
+"""``Client``: every SDK call is one request to the REST API, embedded or remote."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+import orjson
+
+from opsloop.domain.entities import (
+    AliasMove,
+    Dataset,
+    DatasetVersion,
+    Event,
+    Experiment,
+    MetricSeries,
+    Model,
+    ModelVersion,
+    Project,
+    Run,
+    Signature,
+)
+from opsloop.domain.errors import IntegrityError, OpsloopError
+from opsloop.domain.names import DatasetRef, ModelRef
+from opsloop.domain.settings import Settings
+
+API = "/api/v1"
+TIMEOUT_S = 120.0
+
+
+class Client:
+    """Talks to opsloop. ``Client()`` follows the settings: ``OPSLOOP_URL`` set → remote."""
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        self.settings = settings or Settings.load(**overrides)
+        headers = {"X-Opsloop-Actor": self.settings.actor}
+        if self.settings.url:
+            self.mode = "remote"
+            self._http = httpx.Client(
+                base_url=self.settings.url + API, headers=headers, timeout=TIMEOUT_S
+            )
+        else:
+            from opsloop.sdk.transport import EmbeddedTransport
+            from opsloop.server.app import create_app
+
+            self.mode = "embedded"
+            self._http = httpx.Client(
+                base_url="http://opsloop.embedded" + API,
+                headers=headers,
+                timeout=TIMEOUT_S,
+                transport=EmbeddedTransport(create_app(self.settings)),
+            )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(self, method: str, path: str, **options: Any) -> httpx.Response:
+        response = self._http.request(method, path, **options)
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"error": {"code": "internal", "message": response.text[:500]}}
+            raise OpsloopError.from_json(response.status_code, body)
+        return response
+
+    def _json(self, method: str, path: str, *, json: Any = None, **options: Any) -> Any:
+        if json is not None:
+            options["content"] = orjson.dumps(json)
+            options["headers"] = {"Content-Type": "application/json"}
+        return orjson.loads(self.request(method, path, **options).content)
+
+    # -- artifacts ----------------------------------------------------------------------
+    def upload(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        self.request("PUT", f"/artifacts/{digest}", content=data)
+        return digest
+
+    def download(self, sha256: str) -> bytes:
+        data = self.request("GET", f"/artifacts/{sha256}").content
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise IntegrityError(f"artifact {sha256} arrived altered", field="sha256")
+        return data
+
+    # -- projects and events ------------------------------------------------------------
+    def list_projects(self) -> list[Project]:
+        return [Project.model_validate(p) for p in self._json("GET", "/projects")]
+
+    def create_project(self, name: str, description: str = "") -> Project:
+        return Project.model_validate(
+            self._json("POST", "/projects", json={"name": name, "description": description})
+        )
+
+    def list_experiments(self, project: str) -> list[Experiment]:
+        return [
+            Experiment.model_validate(e)
+            for e in self._json("GET", f"/projects/{project}/experiments")
+        ]
+
+    def events(self, **query: Any) -> list[Event]:
+        params = {k: v for k, v in query.items() if v is not None}
+        return [Event.model_validate(e) for e in self._json("GET", "/events", params=params)]
+
+    # -- runs -----------------------------------------------------------------------------
+    def create_run(self, **body: Any) -> Run:
+        return Run.model_validate(self._json("POST", "/runs", json=body))
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+        metrics: Mapping[str, MetricSeries | Mapping[str, Sequence[Any]]] | None = None,
+    ) -> int:
+        body = _batch(params, tags, metrics)
+        written: int = self._json("POST", f"/runs/{run_id}/log", json=body)["metrics_written"]
+        return written
+
+    def end_run(
+        self,
+        run_id: str,
+        status: str = "FINISHED",
+        error: str | None = None,
+        *,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+        metrics: Mapping[str, MetricSeries | Mapping[str, Sequence[Any]]] | None = None,
+    ) -> Run:
+        body = {"status": status, "error": error, **_batch(params, tags, metrics)}
+        return Run.model_validate(self._json("POST", f"/runs/{run_id}/end", json=body))
+
+    def get_run(self, run_id: str) -> Run:
+        return Run.model_validate(self._json("GET", f"/runs/{run_id}"))
+
+    def metric_history(self, run_id: str, key: str) -> MetricSeries:
+        return MetricSeries.model_validate(self._json("GET", f"/runs/{run_id}/metrics/{key}"))
+
+    def search_runs(
+        self,
+        project: str,
+        *,
+        filter: str | None = None,
+        order_by: str | None = None,
+        experiment: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[Run], int]:
+        params = {
+            k: v
+            for k, v in {
+                "filter": filter,
+                "order_by": order_by,
+                "experiment": experiment,
+                "limit": limit,
+                "offset": offset,
+            }.items()
+            if v is not None
+        }
+        found = self._json("GET", f"/projects/{project}/runs", params=params)
+        return [Run.model_validate(r) for r in found["runs"]], int(found["total"])
+
+    def add_run_input(self, run_id: str, dataset: str) -> Run:
+        return Run.model_validate(
+            self._json("POST", f"/runs/{run_id}/inputs", json={"dataset": dataset})
+        )
+
+    def add_run_artifact(self, run_id: str, path: str, sha256: str) -> Run:
+        return Run.model_validate(
+            self._json("POST", f"/runs/{run_id}/artifacts", json={"path": path, "sha256": sha256})
+        )
+
+    # -- datasets -------------------------------------------------------------------------
+    def create_dataset_version(
+        self,
+        project: str,
+        name: str,
+        sha256: str,
+        *,
+        parents: list[str],
+        source: str,
+        description: str,
+    ) -> DatasetVersion:
+        body = {"sha256": sha256, "parents": parents, "source": source, "description": description}
+        return DatasetVersion.model_validate(
+            self._json("POST", f"/projects/{project}/datasets/{name}/versions", json=body)
+        )
+
+    def get_dataset_version(self, ref: DatasetRef) -> DatasetVersion:
+        version = "latest" if ref.version is None else str(ref.version)
+        return DatasetVersion.model_validate(
+            self._json("GET", f"/projects/{ref.project}/datasets/{ref.dataset}/versions/{version}")
+        )
+
+    def list_dataset_versions(self, project: str, name: str) -> list[DatasetVersion]:
+        return [
+            DatasetVersion.model_validate(v)
+            for v in self._json("GET", f"/projects/{project}/datasets/{name}/versions")
+        ]
+
+    def list_datasets(self, project: str | None = None) -> list[Dataset]:
+        params = {"project": project} if project else {}
+        return [Dataset.model_validate(d) for d in self._json("GET", "/datasets", params=params)]
+
+    # -- models ---------------------------------------------------------------------------
+    def register_version(
+        self,
+        project: str,
+        model: str,
+        *,
+        flavor: str,
+        sha256: str,
+        signature: Signature,
+        run_id: str | None,
+        description: str,
+    ) -> ModelVersion:
+        body = {
+            "flavor": flavor,
+            "sha256": sha256,
+            "run_id": run_id,
+            "signature": signature.model_dump(mode="json", exclude_none=True),
+            "description": description,
+        }
+        return ModelVersion.model_validate(
+            self._json("POST", f"/projects/{project}/models/{model}/versions", json=body)
+        )
+
+    def get_model_version(self, ref: ModelRef) -> ModelVersion:
+        pin = ref.version if ref.version is not None else (ref.alias or "latest")
+        return ModelVersion.model_validate(
+            self._json("GET", f"/projects/{ref.project}/models/{ref.model}/versions/{pin}")
+        )
+
+    def list_models(self, project: str | None = None) -> list[Model]:
+        params = {"project": project} if project else {}
+        return [Model.model_validate(m) for m in self._json("GET", "/models", params=params)]
+
+    def get_model(self, project: str, name: str) -> Model:
+        return Model.model_validate(self._json("GET", f"/projects/{project}/models/{name}"))
+
+    def list_model_versions(self, project: str, name: str) -> list[ModelVersion]:
+        return [
+            ModelVersion.model_validate(v)
+            for v in self._json("GET", f"/projects/{project}/models/{name}/versions")
+        ]
+
+    def set_alias(
+        self, project: str, model: str, alias: str, version: int, reason: str = ""
+    ) -> AliasMove:
+        return AliasMove.model_validate(
+            self._json(
+                "PUT",
+                f"/projects/{project}/models/{model}/aliases/{alias}",
+                json={"version": version, "reason": reason},
+            )
+        )
+
+    def remove_alias(self, project: str, model: str, alias: str) -> AliasMove:
+        return AliasMove.model_validate(
+            self._json("DELETE", f"/projects/{project}/models/{model}/aliases/{alias}")
+        )
+
+    def alias_history(self, project: str, model: str, alias: str) -> list[AliasMove]:
+        return [
+            AliasMove.model_validate(m)
+            for m in self._json(
+                "GET", f"/projects/{project}/models/{model}/aliases/{alias}/history"
+            )
+        ]
+
+
+def _batch(
+    params: dict[str, Any] | None,
+    tags: dict[str, Any] | None,
+    metrics: Mapping[str, MetricSeries | Mapping[str, Sequence[Any]]] | None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if params:
+        body["params"] = params
+    if tags:
+        body["tags"] = tags
+    if metrics:
+        body["metrics"] = {
+            key: s.model_dump() if isinstance(s, MetricSeries) else s for key, s in metrics.items()
+        }
+    return body

@@ -1,0 +1,1 @@
+"""The HTTP adapter: the REST API (and later the UI) over the service layer."""

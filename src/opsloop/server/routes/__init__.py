@@ -1,0 +1,1 @@
+"""REST API v1 routes, one module per aggregate."""

@@ -1,0 +1,92 @@
+"""Request bodies of the REST API. Responses are the domain entities themselves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from opsloop.domain.entities import MetricSeries, RunStatus, Signature
+
+Scalar = str | int | float | bool
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProjectCreate(Body):
+    name: str
+    description: str = ""
+
+
+class RunCreate(Body):
+    project: str
+    experiment: str = "default"
+    name: str | None = None
+    parent_id: str | None = None
+    params: dict[str, Scalar] = {}
+    tags: dict[str, Scalar] = {}
+    git_sha: str | None = Field(default=None, max_length=64)
+    git_dirty: bool | None = None
+    python_version: str | None = Field(default=None, max_length=32)
+    packages: dict[str, str] = {}
+
+
+class RunLog(Body):
+    params: dict[str, Scalar] = {}
+    tags: dict[str, Scalar] = {}
+    metrics: dict[str, MetricSeries] = {}
+
+
+class RunEnd(RunLog):
+    status: RunStatus = RunStatus.FINISHED
+    error: str | None = None
+
+
+class LogResult(BaseModel):
+    metrics_written: int
+
+
+class RunInput(Body):
+    dataset: str = Field(description="project/dataset[@version]")
+
+
+class RunArtifactCreate(Body):
+    path: str
+    sha256: str
+
+
+class RunList(BaseModel):
+    runs: list[Any]
+    total: int
+
+
+class Uploaded(BaseModel):
+    sha256: str
+    size: int
+
+
+class DatasetVersionCreate(Body):
+    sha256: str
+    parents: list[str] = []
+    source: str = ""
+    description: str = ""
+
+
+class ModelCreate(Body):
+    name: str
+    description: str = ""
+
+
+class ModelVersionCreate(Body):
+    flavor: str
+    sha256: str
+    signature: Signature = Signature()
+    run_id: str | None = None
+    description: str = ""
+
+
+class AliasSet(Body):
+    version: int = Field(ge=1)
+    reason: str = Field(default="", max_length=2000)

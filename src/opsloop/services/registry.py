@@ -1,0 +1,265 @@
+"""The model registry: models, immutable versions, and aliases whose every move is an Event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError as SQLIntegrityError
+
+from opsloop.domain.entities import Actor, AliasMove, Model, ModelVersion, Signature
+from opsloop.domain.errors import Conflict, InvalidInput, NotFound
+from opsloop.domain.names import ModelRef, check_name
+from opsloop.services import flavors
+from opsloop.services.projects import ProjectService
+from opsloop.store.artifacts import ArtifactStore, check_sha256
+from opsloop.store.database import Database
+from opsloop.store.repos import events, models, runs
+from opsloop.store.repos._time import at, now
+
+RESERVED_ALIASES = ("latest",)
+MAX_DESCRIPTION = 10_000
+VERSION_RETRIES = 3
+
+
+def subject_of(project: str, model: str) -> str:
+    return f"model:{project}/{model}"
+
+
+class RegistryService:
+    def __init__(self, db: Database, artifacts: ArtifactStore, projects: ProjectService) -> None:
+        self.db = db
+        self.artifacts = artifacts
+        self.project_service = projects
+
+    def create_model(self, project: str, name: str, actor: Actor, description: str = "") -> Model:
+        check_name(project, "project")
+        check_name(name, "model")
+        _check_description(description)
+        try:
+            with self.db.begin() as conn:
+                project_id = self.project_service.ensure(conn, project, actor)
+                if models.find_id(conn, project_id, name) is not None:
+                    raise Conflict(f"model {project}/{name} already exists", field="model")
+                self._insert_model(conn, project_id, project, name, description, actor)
+        except SQLIntegrityError:
+            raise Conflict(f"model {project}/{name} already exists", field="model") from None
+        return self.get_model(project, name)
+
+    def _insert_model(
+        self, conn: Any, project_id: int, project: str, name: str, description: str, actor: Actor
+    ) -> int:
+        model_id = models.insert(conn, project_id, name, description)
+        events.append(
+            conn,
+            kind="model.created",
+            subject=subject_of(project, name),
+            project=project,
+            actor=actor.name,
+            actor_kind=actor.kind,
+        )
+        return model_id
+
+    def register_version(
+        self,
+        project: str,
+        model: str,
+        *,
+        flavor: str,
+        sha256: str,
+        actor: Actor,
+        signature: Signature | None = None,
+        run_id: str | None = None,
+        description: str = "",
+    ) -> ModelVersion:
+        """Record an uploaded model artifact as the model's next version."""
+        check_name(project, "project")
+        check_name(model, "model")
+        flavors.get(flavor)
+        check_sha256(sha256)
+        _check_description(description)
+        size = self.artifacts.size(sha256)
+        for attempt in range(VERSION_RETRIES):
+            try:
+                return self._insert_version(
+                    project,
+                    model,
+                    flavor,
+                    sha256,
+                    size,
+                    actor,
+                    signature or Signature(),
+                    run_id,
+                    description,
+                )
+            except SQLIntegrityError:
+                # Another writer took the same version number (or created the model) first.
+                if attempt == VERSION_RETRIES - 1:
+                    raise Conflict(
+                        f"could not register a version of {project}/{model}: "
+                        "too many concurrent writers",
+                        field="model",
+                    ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _insert_version(
+        self,
+        project: str,
+        model: str,
+        flavor: str,
+        sha256: str,
+        size: int,
+        actor: Actor,
+        signature: Signature,
+        run_id: str | None,
+        description: str,
+    ) -> ModelVersion:
+        with self.db.begin() as conn:
+            project_id = self.project_service.ensure(conn, project, actor)
+            if run_id is not None:
+                run_id, _status, run_project = runs.state_of(conn, run_id)
+                if run_project != project:
+                    raise InvalidInput(f"run {run_id} belongs to another project", field="run_id")
+            model_id = models.find_id(conn, project_id, model)
+            if model_id is None:
+                model_id = self._insert_model(conn, project_id, project, model, "", actor)
+            version = models.next_version(conn, model_id)
+            models.insert_version(
+                conn,
+                model_id=model_id,
+                version=version,
+                flavor=flavor,
+                sha256=sha256,
+                size=size,
+                signature=signature.model_dump(mode="json", exclude_none=True),
+                run_id=run_id,
+                description=description,
+                created_at=now(),
+                created_by=actor.name,
+            )
+            events.append(
+                conn,
+                kind="model_version.created",
+                subject=subject_of(project, model),
+                project=project,
+                actor=actor.name,
+                actor_kind=actor.kind,
+                data={"version": version, "flavor": flavor, "run_id": run_id, "sha256": sha256},
+            )
+            return models.get_version(conn, model_id, version)
+
+    def get_model(self, project: str, name: str) -> Model:
+        with self.db.read() as conn:
+            return models.get(conn, check_name(project, "project"), check_name(name, "model"))
+
+    def list_models(self, project: str | None = None) -> list[Model]:
+        with self.db.read() as conn:
+            if project is not None:
+                self.project_service.get(project)
+            return models.list_all(conn, project)
+
+    def list_versions(self, project: str, name: str) -> list[ModelVersion]:
+        with self.db.read() as conn:
+            return models.list_versions(conn, models.get_id(conn, project, name))
+
+    def resolve(self, ref: ModelRef) -> ModelVersion:
+        """The version a reference points at: a number, an alias, or the latest."""
+        with self.db.read() as conn:
+            model_id = models.get_id(conn, ref.project, ref.model)
+            version = ref.version
+            if version is None and ref.alias not in (None, "latest"):
+                version = models.alias_target(conn, model_id, ref.alias or "")
+                if version is None:
+                    raise NotFound(
+                        f"model {ref.full_name} has no alias {ref.alias!r}", field="alias"
+                    )
+            if version is None:
+                version = models.next_version(conn, model_id) - 1
+                if version == 0:
+                    raise NotFound(f"model {ref.full_name} has no versions", field="version")
+            return models.get_version(conn, model_id, version)
+
+    def set_alias(
+        self,
+        project: str,
+        model: str,
+        alias: str,
+        version: int | None,
+        actor: Actor,
+        reason: str = "",
+    ) -> AliasMove:
+        """Point ``alias`` at ``version`` (None removes it). Every move is an Event."""
+        check_name(alias, "alias")
+        if alias in RESERVED_ALIASES:
+            raise InvalidInput(f"alias {alias!r} is reserved", field="alias")
+        if alias.isdigit():
+            raise InvalidInput(f"alias {alias!r} would read as a version number", field="alias")
+        if version is not None and (not isinstance(version, int) or version < 1):
+            raise InvalidInput("version must be a positive whole number", field="version")
+        with self.db.begin() as conn:
+            model_id = models.get_id(conn, project, model)
+            if version is not None and not models.version_exists(conn, model_id, version):
+                raise NotFound(f"model {project}/{model} has no version {version}", field="version")
+            previous = models.alias_target(conn, model_id, alias)
+            if version is None and previous is None:
+                raise NotFound(f"model {project}/{model} has no alias {alias!r}", field="alias")
+            moved_at = now()
+            models.set_alias(conn, model_id, alias, version)
+            event_id = events.append(
+                conn,
+                kind="alias.moved",
+                subject=subject_of(project, model),
+                project=project,
+                actor=actor.name,
+                actor_kind=actor.kind,
+                time=moved_at,
+                data={
+                    "alias": alias,
+                    "from_version": previous,
+                    "to_version": version,
+                    "reason": reason,
+                },
+            )
+        return AliasMove(
+            alias=alias,
+            from_version=previous,
+            to_version=version,
+            time=at(moved_at),
+            actor=actor.name,
+            event_id=event_id,
+            reason=reason,
+        )
+
+    def alias_history(
+        self, project: str, model: str, alias: str, limit: int = 1000
+    ) -> list[AliasMove]:
+        """Every move of ``alias``, newest first: what ``rollback`` walks back through."""
+        with self.db.read() as conn:
+            models.get_id(conn, project, model)
+            found = events.query(
+                conn,
+                subject=subject_of(project, model),
+                kind="alias.moved",
+                newest_first=True,
+                limit=100_000,
+            )
+        moves = [
+            AliasMove(
+                alias=alias,
+                from_version=e.data.get("from_version"),
+                to_version=e.data.get("to_version"),
+                time=e.time,
+                actor=e.actor,
+                event_id=e.id,
+                reason=e.data.get("reason", ""),
+            )
+            for e in found
+            if e.data.get("alias") == alias
+        ]
+        return moves[:limit]
+
+
+def _check_description(description: str) -> None:
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+        raise InvalidInput(
+            f"description must be text of at most {MAX_DESCRIPTION} characters", field="description"
+        )

@@ -1,0 +1,302 @@
+"""Experiment tracking: runs, their params, tags, metric history, artifacts and inputs."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from opsloop.domain.entities import Actor, MetricSeries, Run, RunStatus
+from opsloop.domain.errors import Conflict, InvalidInput, NotFound
+from opsloop.domain.names import MAX_PARAM_VALUE, MAX_TAG_VALUE, check_key, check_name
+from opsloop.domain.run_query import parse_filter, parse_order
+from opsloop.services.projects import ProjectService
+from opsloop.store.artifacts import ArtifactStore, check_sha256
+from opsloop.store.database import Database
+from opsloop.store.repos import datasets, events, projects, runs
+from opsloop.store.repos._time import at, now
+
+MAX_SEARCH_PAGE = 10_000
+MAX_ERROR_TEXT = 20_000
+
+
+def clean_params(values: Mapping[str, Any] | None) -> dict[str, str]:
+    """Params are strings once stored; numbers and booleans are written as Python prints them."""
+    cleaned: dict[str, str] = {}
+    for key, value in (values or {}).items():
+        check_key(key, "params key")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidInput(
+                f"param {key!r} is {value}; params must be finite", field=f"params.{key}"
+            )
+        if not isinstance(value, str | int | float | bool):
+            raise InvalidInput(
+                f"param {key!r} must be a string, number or boolean, not {type(value).__name__}",
+                field=f"params.{key}",
+            )
+        text = str(value)
+        if len(text) > MAX_PARAM_VALUE:
+            raise InvalidInput(
+                f"param {key!r} is {len(text)} characters, more than {MAX_PARAM_VALUE}",
+                field=f"params.{key}",
+            )
+        cleaned[key] = text
+    return cleaned
+
+
+def clean_tags(values: Mapping[str, Any] | None) -> dict[str, str]:
+    cleaned: dict[str, str] = {}
+    for key, value in (values or {}).items():
+        check_key(key, "tags key")
+        text = str(value)
+        if len(text) > MAX_TAG_VALUE:
+            raise InvalidInput(
+                f"tag {key!r} is {len(text)} characters, more than {MAX_TAG_VALUE}",
+                field=f"tags.{key}",
+            )
+        cleaned[key] = text
+    return cleaned
+
+
+def check_metrics(series: Mapping[str, MetricSeries] | None) -> dict[str, MetricSeries]:
+    for key, points in (series or {}).items():
+        check_key(key, "metrics key")
+        count = len(points.values)
+        if len(points.steps) != count or len(points.timestamps) != count:
+            raise InvalidInput(
+                f"metric {key!r}: values, steps and timestamps must have the same length "
+                f"({count}, {len(points.steps)}, {len(points.timestamps)})",
+                field=f"metrics.{key}",
+            )
+        values = np.asarray(points.values, dtype="f8")
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            raise InvalidInput(
+                f"metric {key!r} at step {points.steps[bad[0]]} is {values[bad[0]]}; "
+                "metric values must be finite numbers",
+                field=f"metrics.{key}",
+            )
+        if count and min(points.steps) < 0:
+            raise InvalidInput(f"metric {key!r}: steps must be >= 0", field=f"metrics.{key}")
+    return dict(series or {})
+
+
+def _check_running(run_id: str, status: RunStatus) -> None:
+    if status != RunStatus.RUNNING:
+        raise Conflict(f"run {run_id} is {status.value}; it takes no more writes", field="run_id")
+
+
+class TrackingService:
+    def __init__(self, db: Database, artifacts: ArtifactStore, projects: ProjectService) -> None:
+        self.db = db
+        self.artifacts = artifacts
+        self.project_service = projects
+
+    def start_run(
+        self,
+        *,
+        project: str,
+        actor: Actor,
+        experiment: str = "default",
+        name: str | None = None,
+        parent_id: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        git_sha: str | None = None,
+        git_dirty: bool | None = None,
+        python_version: str | None = None,
+        packages: Mapping[str, str] | None = None,
+    ) -> Run:
+        run_id = uuid.uuid4().hex
+        name = check_name(name, "run name") if name is not None else f"run-{run_id[:8]}"
+        clean = clean_params(params)
+        clean_tag_values = clean_tags(tags)
+        with self.db.begin() as conn:
+            project_id = self.project_service.ensure(conn, project, actor)
+            experiment_id = self.project_service.ensure_experiment(
+                conn, project_id, project, experiment, actor
+            )
+            if parent_id is not None:
+                parent_id, _status, parent_project = runs.state_of(conn, parent_id)
+                if parent_project != project:
+                    raise InvalidInput(
+                        f"parent run {parent_id} belongs to another project", field="parent_id"
+                    )
+            started = now()
+            runs.insert(
+                conn,
+                id=run_id,
+                project_id=project_id,
+                experiment_id=experiment_id,
+                name=name,
+                status=RunStatus.RUNNING.value,
+                parent_id=parent_id,
+                user=actor.name,
+                start_time=started,
+                git_sha=git_sha,
+                git_dirty=git_dirty,
+                python_version=python_version,
+                packages=dict(packages or {}),
+            )
+            runs.write_params(conn, run_id, clean)
+            runs.write_tags(conn, run_id, clean_tag_values)
+            events.append(
+                conn,
+                kind="run.started",
+                subject=f"run:{run_id}",
+                project=project,
+                actor=actor.name,
+                actor_kind=actor.kind,
+                time=started,
+                data={"experiment": experiment, "name": name, "parent_id": parent_id},
+            )
+        return Run(
+            id=run_id,
+            project=project,
+            experiment=experiment,
+            name=name,
+            status=RunStatus.RUNNING,
+            parent_id=parent_id,
+            user=actor.name,
+            start_time=at(started),
+            params=clean,
+            tags=clean_tag_values,
+            git_sha=git_sha,
+            git_dirty=git_dirty,
+            python_version=python_version,
+            packages=dict(packages or {}),
+        )
+
+    def log(
+        self,
+        run_id: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, MetricSeries] | None = None,
+    ) -> int:
+        """Write a batch to a running run; returns the number of metric points written."""
+        clean, clean_tag_values, series = (
+            clean_params(params),
+            clean_tags(tags),
+            check_metrics(metrics),
+        )
+        with self.db.begin() as conn:
+            run_id, status, _project = runs.state_of(conn, run_id)
+            _check_running(run_id, status)
+            return self._write(conn, run_id, clean, clean_tag_values, series)
+
+    def end_run(
+        self,
+        run_id: str,
+        *,
+        actor: Actor,
+        status: RunStatus = RunStatus.FINISHED,
+        error: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, MetricSeries] | None = None,
+    ) -> Run:
+        """Write the last batch and close the run, in one transaction."""
+        if status == RunStatus.RUNNING:
+            raise InvalidInput("a run ends FINISHED, FAILED or KILLED", field="status")
+        clean, clean_tag_values, series = (
+            clean_params(params),
+            clean_tags(tags),
+            check_metrics(metrics),
+        )
+        if error is not None and len(error) > MAX_ERROR_TEXT:
+            error = error[-MAX_ERROR_TEXT:]
+        with self.db.begin() as conn:
+            run_id, current, project = runs.state_of(conn, run_id)
+            _check_running(run_id, current)
+            self._write(conn, run_id, clean, clean_tag_values, series)
+            ended = now()
+            runs.finish(conn, run_id, status, ended, error)
+            events.append(
+                conn,
+                kind=f"run.{status.value.lower()}",
+                subject=f"run:{run_id}",
+                project=project,
+                actor=actor.name,
+                actor_kind=actor.kind,
+                time=ended,
+                data={"status": status.value},
+            )
+        return self.get_run(run_id)
+
+    @staticmethod
+    def _write(
+        conn: Any,
+        run_id: str,
+        params: dict[str, str],
+        tags: dict[str, str],
+        series: dict[str, MetricSeries],
+    ) -> int:
+        runs.write_params(conn, run_id, params)
+        runs.write_tags(conn, run_id, tags)
+        return runs.write_metrics(conn, run_id, series)
+
+    def get_run(self, run_id: str) -> Run:
+        with self.db.read() as conn:
+            return runs.get(conn, runs.resolve_id(conn, run_id))
+
+    def metric_history(self, run_id: str, key: str) -> MetricSeries:
+        with self.db.read() as conn:
+            return runs.metric_history(conn, runs.resolve_id(conn, run_id), key)
+
+    def search_runs(
+        self,
+        project: str,
+        *,
+        experiment: str | None = None,
+        filter: str | None = None,
+        order_by: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[Run], int]:
+        if not 1 <= limit <= MAX_SEARCH_PAGE:
+            raise InvalidInput(f"limit must be between 1 and {MAX_SEARCH_PAGE}", field="limit")
+        if offset < 0:
+            raise InvalidInput("offset must be >= 0", field="offset")
+        clauses, order = parse_filter(filter), parse_order(order_by)
+        with self.db.read() as conn:
+            project_id = projects.get_id(conn, check_name(project, "project"))
+            experiment_id = None
+            if experiment is not None:
+                experiment_id = projects.find_experiment_id(conn, project_id, experiment)
+                if experiment_id is None:
+                    raise NotFound(
+                        f"experiment {project}/{experiment} not found", field="experiment"
+                    )
+            return runs.search(
+                conn,
+                project_id=project_id,
+                experiment_id=experiment_id,
+                clauses=clauses,
+                order=order,
+                limit=limit,
+                offset=offset,
+            )
+
+    def log_artifact(self, run_id: str, path: str, sha256: str) -> Run:
+        """Attach an uploaded blob to a run under a relative path."""
+        check_sha256(sha256)
+        if not path or path.startswith("/") or ".." in path.split("/") or "\\" in path:
+            raise InvalidInput(
+                f"artifact path {path!r} must be relative, without '..'", field="path"
+            )
+        size = self.artifacts.size(sha256)
+        with self.db.begin() as conn:
+            run_id = runs.resolve_id(conn, run_id)
+            runs.add_artifact(conn, run_id, path, sha256, size)
+        return self.get_run(run_id)
+
+    def use_dataset(self, run_id: str, project: str, dataset: str, version: int | None) -> Run:
+        with self.db.begin() as conn:
+            run_id = runs.resolve_id(conn, run_id)
+            runs.add_input(conn, run_id, datasets.version_id(conn, project, dataset, version))
+        return self.get_run(run_id)

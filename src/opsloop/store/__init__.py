@@ -1,0 +1,1 @@
+"""Persistence only: the metadata database (SQLAlchemy) and the artifact store (fsspec)."""

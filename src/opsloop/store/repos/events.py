@@ -1,0 +1,81 @@
+"""The append-only audit log. Rows are only ever inserted, never updated or deleted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from opsloop.domain.entities import ActorKind, Event
+from opsloop.store.repos._time import at, now
+from opsloop.store.tables import events
+
+
+def append(
+    conn: Connection,
+    *,
+    kind: str,
+    subject: str,
+    project: str | None,
+    actor: str,
+    actor_kind: ActorKind,
+    data: dict[str, Any] | None = None,
+    time: float | None = None,
+) -> int:
+    result = conn.execute(
+        events.insert().values(
+            time=now() if time is None else time,
+            project=project,
+            kind=kind,
+            subject=subject,
+            actor=actor,
+            actor_kind=actor_kind.value,
+            data=data or {},
+        )
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def query(
+    conn: Connection,
+    *,
+    project: str | None = None,
+    subject: str | None = None,
+    kind: str | None = None,
+    kind_prefix: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    after_id: int | None = None,
+    limit: int = 1000,
+    newest_first: bool = False,
+) -> list[Event]:
+    statement = select(events)
+    if project is not None:
+        statement = statement.where(events.c.project == project)
+    if subject is not None:
+        statement = statement.where(events.c.subject == subject)
+    if kind is not None:
+        statement = statement.where(events.c.kind == kind)
+    if kind_prefix is not None:
+        statement = statement.where(events.c.kind.startswith(kind_prefix))
+    if since is not None:
+        statement = statement.where(events.c.time >= since)
+    if until is not None:
+        statement = statement.where(events.c.time < until)
+    if after_id is not None:
+        statement = statement.where(events.c.id > after_id)
+    order = events.c.id.desc() if newest_first else events.c.id
+    rows = conn.execute(statement.order_by(order).limit(limit))
+    return [
+        Event(
+            id=row.id,
+            time=at(row.time),
+            project=row.project,
+            kind=row.kind,
+            subject=row.subject,
+            actor=row.actor,
+            actor_kind=ActorKind(row.actor_kind),
+            data=row.data,
+        )
+        for row in rows
+    ]

@@ -1,0 +1,351 @@
+"""Runs with their params, tags, metric history, artifacts and input datasets."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+from sqlalchemy import ColumnElement, Connection, and_, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from opsloop.domain.entities import DatasetInput, MetricSeries, Run, RunArtifact, RunStatus
+from opsloop.domain.errors import Conflict, InvalidInput, NotFound
+from opsloop.domain.run_query import Clause, Field, Order
+from opsloop.store.repos._time import at, at_or_none
+from opsloop.store.tables import (
+    dataset_versions,
+    datasets,
+    experiments,
+    latest_metrics,
+    metric_chunks,
+    params,
+    projects,
+    run_artifacts,
+    run_inputs,
+    runs,
+    tags,
+)
+
+
+def insert(conn: Connection, **values: Any) -> None:
+    conn.execute(runs.insert().values(**values))
+
+
+def resolve_id(conn: Connection, run_id: str) -> str:
+    """A full id, or a unique prefix of at least 6 characters (as ``git`` does)."""
+    if not isinstance(run_id, str) or not run_id:
+        raise InvalidInput("run id must be a non-empty string", field="run_id")
+    if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first():
+        return run_id
+    if len(run_id) >= 6 and run_id.isalnum():
+        found = conn.execute(select(runs.c.id).where(runs.c.id.startswith(run_id)).limit(2)).all()
+        if len(found) == 1:
+            return str(found[0][0])
+        if len(found) > 1:
+            raise InvalidInput(f"run id prefix {run_id!r} is ambiguous", field="run_id")
+    raise NotFound(f"run {run_id!r} not found", field="run_id")
+
+
+def state_of(conn: Connection, run_id: str) -> tuple[str, RunStatus, str]:
+    """(full id, status, project name) of a run given by id or unique prefix, in one query."""
+    statement = select(runs.c.id, runs.c.status, projects.c.name).join(
+        projects, projects.c.id == runs.c.project_id
+    )
+    row = conn.execute(statement.where(runs.c.id == run_id)).first()
+    if row is None:
+        row = conn.execute(statement.where(runs.c.id == resolve_id(conn, run_id))).first()
+    assert row is not None
+    return str(row[0]), RunStatus(row[1]), str(row[2])
+
+
+def project_of(conn: Connection, run_id: str) -> str:
+    return state_of(conn, run_id)[2]
+
+
+def finish(
+    conn: Connection, run_id: str, status: RunStatus, end_time: float, error: str | None
+) -> None:
+    conn.execute(
+        runs.update()
+        .where(runs.c.id == run_id)
+        .values(status=status.value, end_time=end_time, error=error)
+    )
+
+
+def write_params(conn: Connection, run_id: str, values: dict[str, str]) -> None:
+    """Params are write-once: the same value again is fine, a different one is a conflict."""
+    if not values:
+        return
+    existing = dict(
+        conn.execute(
+            select(params.c.key, params.c.value).where(
+                params.c.run_id == run_id, params.c.key.in_(list(values))
+            )
+        ).all()
+    )
+    for key, value in values.items():
+        if key in existing and existing[key] != value:
+            raise Conflict(
+                f"param {key!r} of run {run_id} is already {existing[key]!r}; params are "
+                f"write-once (got {value!r})",
+                field=f"params.{key}",
+            )
+    fresh = [
+        {"run_id": run_id, "key": k, "value": v} for k, v in values.items() if k not in existing
+    ]
+    if fresh:
+        conn.execute(params.insert(), fresh)
+
+
+def write_tags(conn: Connection, run_id: str, values: dict[str, str]) -> None:
+    if not values:
+        return
+    conn.execute(tags.delete().where(tags.c.run_id == run_id, tags.c.key.in_(list(values))))
+    conn.execute(
+        tags.insert(), [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()]
+    )
+
+
+def _upsert(conn: Connection) -> Any:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def write_metrics(conn: Connection, run_id: str, series: dict[str, MetricSeries]) -> int:
+    """Append one chunk per key, and move each key's latest value forward if this batch is
+    newer (by step, then timestamp)."""
+    chunks: list[dict[str, Any]] = []
+    latest: list[dict[str, Any]] = []
+    written = 0
+    for key, points in series.items():
+        count = len(points.values)
+        if not count:
+            continue
+        steps = np.asarray(points.steps, dtype="<i8")
+        values = np.asarray(points.values, dtype="<f8")
+        stamps = np.asarray(points.timestamps, dtype="<i8")
+        chunks.append(
+            {
+                "run_id": run_id,
+                "key": key,
+                "count": count,
+                "steps": steps.tobytes(),
+                "values": values.tobytes(),
+                "timestamps": stamps.tobytes(),
+            }
+        )
+        last = int(np.lexsort((stamps, steps))[-1])
+        latest.append(
+            {
+                "run_id": run_id,
+                "key": key,
+                "step": int(steps[last]),
+                "value": float(values[last]),
+                "timestamp": int(stamps[last]),
+            }
+        )
+        written += count
+    if not chunks:
+        return 0
+    conn.execute(metric_chunks.insert(), chunks)
+    statement = _upsert(conn)(latest_metrics)
+    newer = (statement.excluded.step > latest_metrics.c.step) | and_(
+        statement.excluded.step == latest_metrics.c.step,
+        statement.excluded.timestamp >= latest_metrics.c.timestamp,
+    )
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[latest_metrics.c.run_id, latest_metrics.c.key],
+            set_={c: statement.excluded[c] for c in ("step", "value", "timestamp")},
+            where=newer,
+        ),
+        latest,
+    )
+    return written
+
+
+def metric_history(conn: Connection, run_id: str, key: str) -> MetricSeries:
+    """Every point of one metric, ordered by step (then time, then arrival)."""
+    rows = conn.execute(
+        select(metric_chunks.c.steps, metric_chunks.c["values"], metric_chunks.c.timestamps)
+        .where(metric_chunks.c.run_id == run_id, metric_chunks.c.key == key)
+        .order_by(metric_chunks.c.id)
+    ).all()
+    if not rows:
+        raise NotFound(f"run {run_id} has no metric {key!r}", field="key")
+    steps = np.concatenate([np.frombuffer(row[0], dtype="<i8") for row in rows])
+    values = np.concatenate([np.frombuffer(row[1], dtype="<f8") for row in rows])
+    stamps = np.concatenate([np.frombuffer(row[2], dtype="<i8") for row in rows])
+    order = np.lexsort((np.arange(len(steps)), stamps, steps))
+    return MetricSeries(
+        values=values[order].tolist(),
+        steps=steps[order].tolist(),
+        timestamps=stamps[order].tolist(),
+    )
+
+
+def add_artifact(conn: Connection, run_id: str, path: str, sha256: str, size: int) -> None:
+    conn.execute(
+        run_artifacts.delete().where(run_artifacts.c.run_id == run_id, run_artifacts.c.path == path)
+    )
+    conn.execute(run_artifacts.insert().values(run_id=run_id, path=path, sha256=sha256, size=size))
+
+
+def add_input(conn: Connection, run_id: str, dataset_version_id: int) -> None:
+    exists = conn.execute(
+        select(run_inputs.c.run_id).where(
+            run_inputs.c.run_id == run_id, run_inputs.c.dataset_version_id == dataset_version_id
+        )
+    ).first()
+    if not exists:
+        conn.execute(
+            run_inputs.insert().values(run_id=run_id, dataset_version_id=dataset_version_id)
+        )
+
+
+_BASE = (
+    select(runs, projects.c.name.label("project"), experiments.c.name.label("experiment"))
+    .join(projects, projects.c.id == runs.c.project_id)
+    .join(experiments, experiments.c.id == runs.c.experiment_id)
+)
+
+
+def get(conn: Connection, run_id: str) -> Run:
+    row = conn.execute(_BASE.where(runs.c.id == run_id)).first()
+    if row is None:
+        raise NotFound(f"run {run_id!r} not found", field="run_id")
+    return _assemble(conn, [row], full=True)[0]
+
+
+def search(
+    conn: Connection,
+    *,
+    project_id: int,
+    experiment_id: int | None,
+    clauses: list[Clause],
+    order: list[Order],
+    limit: int,
+    offset: int,
+) -> tuple[list[Run], int]:
+    statement = _BASE.where(runs.c.project_id == project_id)
+    if experiment_id is not None:
+        statement = statement.where(runs.c.experiment_id == experiment_id)
+    for clause in clauses:
+        statement = statement.where(_condition(clause))
+    total = conn.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
+    for item in order or [Order(Field("attribute", "start_time"), True)]:
+        column = _order_column(item.field)
+        statement = statement.order_by(
+            column.desc().nulls_last() if item.descending else column.asc().nulls_last()
+        )
+    statement = statement.order_by(runs.c.id).limit(limit).offset(offset)
+    rows = conn.execute(statement).all()
+    return _assemble(conn, list(rows), full=False), int(total)
+
+
+def _value_column(kind: str, key: str) -> Any:
+    table = {"metric": latest_metrics, "param": params, "tag": tags}[kind]
+    return (
+        select(table.c.value)
+        .where(table.c.run_id == runs.c.id, table.c.key == key)
+        .scalar_subquery()
+    )
+
+
+def _order_column(field: Field) -> Any:
+    if field.kind == "attribute":
+        return _attribute(field.key)
+    return _value_column(field.kind, field.key)
+
+
+def _attribute(key: str) -> Any:
+    if key == "experiment":
+        return experiments.c.name
+    return runs.c[key]
+
+
+def _condition(clause: Clause) -> ColumnElement[bool]:
+    if clause.field.kind == "attribute":
+        column = _attribute(clause.field.key)
+    else:
+        table = {"metric": latest_metrics, "param": params, "tag": tags}[clause.field.kind]
+        inner = _compare(table.c.value, clause.op, clause.value)
+        return (
+            select(table.c.run_id)
+            .where(table.c.run_id == runs.c.id, table.c.key == clause.field.key, inner)
+            .exists()
+        )
+    return _compare(column, clause.op, clause.value)
+
+
+def _compare(column: Any, op: str, value: float | str) -> ColumnElement[bool]:
+    if op == "like":
+        return column.like(value)
+    return {
+        "=": column.__eq__,
+        "!=": column.__ne__,
+        "<": column.__lt__,
+        "<=": column.__le__,
+        ">": column.__gt__,
+        ">=": column.__ge__,
+    }[op](value)
+
+
+def _assemble(conn: Connection, rows: list[Any], *, full: bool) -> list[Run]:
+    """Fetch the params/tags/metrics of a page of runs in one query each, not one per run."""
+    ids = [row.id for row in rows]
+    if not ids:
+        return []
+    by_run: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"params": {}, "tags": {}, "metrics": {}, "inputs": [], "artifacts": []}
+    )
+    for table, slot in ((params, "params"), (tags, "tags"), (latest_metrics, "metrics")):
+        for run_id, key, value in conn.execute(
+            select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(ids))
+        ):
+            by_run[run_id][slot][key] = value
+    if full:
+        for run_id, project, dataset, version in conn.execute(
+            select(
+                run_inputs.c.run_id, projects.c.name, datasets.c.name, dataset_versions.c.version
+            )
+            .join(dataset_versions, dataset_versions.c.id == run_inputs.c.dataset_version_id)
+            .join(datasets, datasets.c.id == dataset_versions.c.dataset_id)
+            .join(projects, projects.c.id == datasets.c.project_id)
+            .where(run_inputs.c.run_id.in_(ids))
+        ):
+            by_run[run_id]["inputs"].append(
+                DatasetInput(project=project, dataset=dataset, version=version)
+            )
+        for run_id, path, sha, size in conn.execute(
+            select(
+                run_artifacts.c.run_id,
+                run_artifacts.c.path,
+                run_artifacts.c.sha256,
+                run_artifacts.c.size,
+            )
+            .where(run_artifacts.c.run_id.in_(ids))
+            .order_by(run_artifacts.c.path)
+        ):
+            by_run[run_id]["artifacts"].append(RunArtifact(path=path, sha256=sha, size=size))
+    return [
+        Run(
+            id=row.id,
+            project=row.project,
+            experiment=row.experiment,
+            name=row.name,
+            status=RunStatus(row.status),
+            parent_id=row.parent_id,
+            user=row.user,
+            start_time=at(row.start_time),
+            end_time=at_or_none(row.end_time),
+            duration_s=None if row.end_time is None else row.end_time - row.start_time,
+            git_sha=row.git_sha,
+            git_dirty=row.git_dirty,
+            python_version=row.python_version,
+            packages=(row.packages or {}) if full else {},
+            error=row.error,
+            **by_run[row.id],
+        )
+        for row in rows
+    ]

@@ -1,0 +1,224 @@
+"""The metadata schema. Alembic migrations under ``migrations/`` create exactly this.
+
+Times are epoch seconds (float) everywhere: portable across SQLite and PostgreSQL, sortable,
+cheap to compare. Metric timestamps are epoch milliseconds, as they arrive.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+NAME = String(128)
+KEY = String(250)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", NAME, nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False),
+    Column("name", NAME, nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False),
+    Column("experiment_id", ForeignKey("experiments.id"), nullable=False),
+    Column("name", NAME, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("parent_id", ForeignKey("runs.id"), nullable=True),
+    Column("user", NAME, nullable=False),
+    Column("start_time", Float, nullable=False),
+    Column("end_time", Float, nullable=True),
+    Column("git_sha", String(64), nullable=True),
+    Column("git_dirty", Boolean, nullable=True),
+    Column("python_version", String(32), nullable=True),
+    Column("packages", JSON, nullable=True),
+    Column("error", Text, nullable=True),
+    Index(None, "project_id", "start_time"),
+    Index(None, "experiment_id"),
+    Index(None, "parent_id"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+    Index(None, "key", "value"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+metric_chunks = Table(
+    # A metric's history is stored as chunks, one row per key per written batch, each holding
+    # little-endian arrays: steps (int64), values (float64), timestamps (int64, epoch ms).
+    "metric_chunks",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("run_id", ForeignKey("runs.id"), nullable=False),
+    Column("key", KEY, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("steps", LargeBinary, nullable=False),
+    Column("values", LargeBinary, nullable=False),
+    Column("timestamps", LargeBinary, nullable=False),
+    Index(None, "run_id", "key", "id"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("step", BigInteger, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Index(None, "key", "value"),
+)
+
+run_artifacts = Table(
+    "run_artifacts",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False),
+    Column("name", NAME, nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dataset_id", ForeignKey("datasets.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("num_rows", BigInteger, nullable=False),
+    Column("num_columns", Integer, nullable=False),
+    Column("profile", JSON, nullable=False),
+    Column("source", Text, nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", NAME, nullable=False),
+    UniqueConstraint("dataset_id", "version"),
+)
+
+dataset_lineage = Table(
+    "dataset_lineage",
+    metadata,
+    Column("version_id", ForeignKey("dataset_versions.id"), primary_key=True),
+    Column("parent_id", ForeignKey("dataset_versions.id"), primary_key=True),
+)
+
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("dataset_version_id", ForeignKey("dataset_versions.id"), primary_key=True),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False),
+    Column("name", NAME, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", ForeignKey("models.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("flavor", String(32), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("signature", JSON, nullable=False),
+    Column("run_id", ForeignKey("runs.id"), nullable=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", NAME, nullable=False),
+    UniqueConstraint("model_id", "version"),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("model_id", ForeignKey("models.id"), primary_key=True),
+    Column("alias", NAME, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("time", Float, nullable=False),
+    Column("project", NAME, nullable=True),
+    Column("kind", String(64), nullable=False),
+    Column("subject", String(512), nullable=False),
+    Column("actor", NAME, nullable=False),
+    Column("actor_kind", String(16), nullable=False),
+    Column("data", JSON, nullable=False),
+    Index(None, "project", "time"),
+    Index(None, "subject", "id"),
+    Index(None, "kind", "time"),
+)

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from opsloop.domain.entities import Actor
+from opsloop.domain.settings import Settings
+from opsloop.sdk.client import Client
+from opsloop.sdk.transport import EmbeddedTransport
+from opsloop.server.app import create_app
+from opsloop.services.platform import Platform
+
+from ._postgres import create_database, running_cluster
+
+_databases = itertools.count()
+ACTOR = Actor(name="tester")
+
+
+@pytest.fixture(scope="session")
+def postgres_base() -> Iterator[str]:
+    url = os.environ.get("OPSLOOP_TEST_POSTGRES_URL")
+    if url:
+        yield url.rstrip("/")
+        return
+    with running_cluster() as base:
+        yield base
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs on SQLite and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'opsloop.db'}"
+    base = request.getfixturevalue("postgres_base")
+    return create_database(base, f"opsloop_test_{os.getpid()}_{next(_databases)}")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings.load(
+        environ={}, home=tmp_path / "home", database_url=database_url, actor="tester"
+    )
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    return Settings.load(environ={}, home=tmp_path / "home", actor="tester")
+
+
+@pytest.fixture
+def platform(settings: Settings) -> Iterator[Platform]:
+    opened = Platform.open(settings)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def api(sqlite_settings: Settings) -> Iterator[httpx.Client]:
+    """Real HTTP requests to a fresh app, in process (no socket)."""
+    app = create_app(sqlite_settings)
+    transport = EmbeddedTransport(app)
+    with httpx.Client(transport=transport, base_url="http://testserver") as client:
+        yield client
+    transport.close()
+    app.state.platform.close()
+
+
+@pytest.fixture
+def client(sqlite_settings: Settings) -> Iterator[Client]:
+    made = Client(sqlite_settings)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def sdk(sqlite_settings: Settings) -> Iterator[Client]:
+    """``opsloop.*`` module functions bound to a fresh embedded store."""
+    from opsloop.sdk import api as sdk_api
+
+    made = sdk_api.connect(home=sqlite_settings.home, actor="tester")
+    yield made
+    made.close()
+    sdk_api._default = None
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[str]:
+    """A real ``opsloop server`` (uvicorn) on 127.0.0.1; stopped when the test ends."""
+    port = free_port()
+    home = tmp_path / "server-home"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "opsloop.cli.main",
+            "--home",
+            str(home),
+            "server",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read().decode() if process.stdout else ""
+                raise RuntimeError(f"opsloop server did not start:\n{output}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
