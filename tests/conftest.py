@@ -14,7 +14,6 @@ import pytest
 from opsloop.domain.entities import Actor
 from opsloop.domain.settings import Settings
 from opsloop.sdk.client import Client
-from opsloop.sdk.transport import EmbeddedTransport
 from opsloop.server.app import create_app
 from opsloop.services.platform import Platform
 
@@ -65,12 +64,11 @@ def platform(settings: Settings) -> Iterator[Platform]:
 @pytest.fixture
 def api(sqlite_settings: Settings) -> Iterator[httpx.Client]:
     """Real HTTP requests to a fresh app, in process (no socket)."""
+    from starlette.testclient import TestClient
+
     app = create_app(sqlite_settings)
-    transport = EmbeddedTransport(app)
-    with httpx.Client(transport=transport, base_url="http://testserver") as client:
+    with TestClient(app, base_url="http://testserver") as client:
         yield client
-    transport.close()
-    app.state.platform.close()
 
 
 @pytest.fixture
@@ -104,6 +102,7 @@ def live_server(tmp_path: Path) -> Iterator[str]:
     """A real ``opsloop server`` (uvicorn) on 127.0.0.1; stopped when the test ends."""
     port = free_port()
     home = tmp_path / "server-home"
+    log = (tmp_path / "server.log").open("wb")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -115,7 +114,7 @@ def live_server(tmp_path: Path) -> Iterator[str]:
             "--port",
             str(port),
         ],
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -128,7 +127,7 @@ def live_server(tmp_path: Path) -> Iterator[str]:
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
+                output = (tmp_path / "server.log").read_text(errors="replace")
                 raise RuntimeError(f"opsloop server did not start:\n{output}")
             time.sleep(0.1)
         yield url
@@ -139,3 +138,4 @@ def live_server(tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()

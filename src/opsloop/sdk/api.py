@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from opsloop.domain.entities import AliasMove, DatasetVersion, ModelVersion, Run
 from opsloop.domain.errors import InvalidInput
-from opsloop.domain.names import parse_dataset_ref, parse_model_ref
+from opsloop.domain.names import check_name, parse_dataset_ref, parse_model_ref
 from opsloop.sdk import datasets as _datasets
 from opsloop.sdk import environment
 from opsloop.sdk import models as _models
 from opsloop.sdk.client import Client
 from opsloop.sdk.run import ActiveRun, active_runs
+from opsloop.services.tracking import clean_params, clean_tags
 
 _default: Client | None = None
 _default_lock = threading.Lock()
@@ -50,7 +53,8 @@ def start_run(
     client: Client | None = None,
 ) -> ActiveRun:
     """Start a run; use it as a context manager. Inside another active run it becomes that
-    run's child (``nested=False`` starts a top-level run instead)."""
+    run's child (``nested=False`` starts a top-level run instead). Returns at once: the run
+    reaches the server in the background (see ``opsloop.sdk.run``)."""
     client = client or get_client()
     stack = active_runs()
     if parent is None and nested and stack:
@@ -59,20 +63,26 @@ def start_run(
         if not isinstance(parent, ActiveRun):
             raise InvalidInput("start_run needs a project", field="project")
         project = parent.project
+    check_name(project, "project")
+    check_name(experiment, "experiment")
+    if name is not None:
+        check_name(name, "run name")
     sha, dirty = environment.git_state()
-    run = client.create_run(
-        project=project,
-        experiment=experiment,
-        name=name,
-        parent_id=parent.id if isinstance(parent, ActiveRun) else parent,
-        params=dict(params or {}),
-        tags=dict(tags or {}),
-        git_sha=sha,
-        git_dirty=dirty,
-        python_version=environment.python_version(),
-        packages=environment.packages(),
-    )
-    active = ActiveRun(client, run)
+    spec = {
+        "id": uuid.uuid4().hex,
+        "project": project,
+        "experiment": experiment,
+        "name": name,
+        "parent_id": parent.id if isinstance(parent, ActiveRun) else parent,
+        "start_time": datetime.now(UTC).isoformat(),
+        "params": clean_params(params),
+        "tags": clean_tags(tags),
+        "git_sha": sha,
+        "git_dirty": dirty,
+        "python_version": environment.python_version(),
+        "packages": environment.packages(),
+    }
+    active = ActiveRun(client, spec, parent if isinstance(parent, ActiveRun) else None)
     stack.append(active)
     return active
 

@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import httpx
 import orjson
 
 from opsloop.domain.entities import (
@@ -25,8 +24,8 @@ from opsloop.domain.entities import (
 from opsloop.domain.errors import IntegrityError, OpsloopError
 from opsloop.domain.names import DatasetRef, ModelRef
 from opsloop.domain.settings import Settings
+from opsloop.sdk.transport import EmbeddedTransport, HttpTransport, Transport
 
-API = "/api/v1"
 TIMEOUT_S = 120.0
 
 
@@ -36,41 +35,51 @@ class Client:
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
         self.settings = settings or Settings.load(**overrides)
         headers = {"X-Opsloop-Actor": self.settings.actor}
+        self._transport: Transport
         if self.settings.url:
             self.mode = "remote"
-            self._http = httpx.Client(
-                base_url=self.settings.url + API, headers=headers, timeout=TIMEOUT_S
-            )
+            self._transport = HttpTransport(self.settings.url, headers, TIMEOUT_S)
         else:
-            from opsloop.sdk.transport import EmbeddedTransport
             from opsloop.server.app import create_app
 
             self.mode = "embedded"
-            self._http = httpx.Client(
-                base_url="http://opsloop.embedded" + API,
-                headers=headers,
-                timeout=TIMEOUT_S,
-                transport=EmbeddedTransport(create_app(self.settings)),
-            )
+            self._transport = EmbeddedTransport(create_app(self.settings, embedded=True), headers)
 
     def close(self) -> None:
-        self._http.close()
+        self._transport.close()
 
-    def request(self, method: str, path: str, **options: Any) -> httpx.Response:
-        response = self._http.request(method, path, **options)
-        if response.status_code >= 400:
-            try:
-                body = response.json()
-            except ValueError:
-                body = {"error": {"code": "internal", "message": response.text[:500]}}
-            raise OpsloopError.from_json(response.status_code, body)
-        return response
-
-    def _json(self, method: str, path: str, *, json: Any = None, **options: Any) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        content: bytes = b"",
+    ) -> bytes:
+        """One API call; an error answer is raised as the same OpsloopError the server had."""
+        headers = None
         if json is not None:
-            options["content"] = orjson.dumps(json)
-            options["headers"] = {"Content-Type": "application/json"}
-        return orjson.loads(self.request(method, path, **options).content)
+            content = orjson.dumps(json)
+            headers = {"Content-Type": "application/json"}
+        reply = self._transport.request(
+            method, path, params=params, content=content, headers=headers
+        )
+        if reply.status >= 400:
+            try:
+                body = orjson.loads(reply.body)
+            except orjson.JSONDecodeError:
+                body = {
+                    "error": {
+                        "code": "internal",
+                        "message": reply.body[:500].decode(errors="replace"),
+                    }
+                }
+            raise OpsloopError.from_json(reply.status, body)
+        return reply.body
+
+    def _json(self, method: str, path: str, **options: Any) -> Any:
+        return orjson.loads(self.request(method, path, **options))
 
     # -- artifacts ----------------------------------------------------------------------
     def upload(self, data: bytes) -> str:
@@ -79,7 +88,7 @@ class Client:
         return digest
 
     def download(self, sha256: str) -> bytes:
-        data = self.request("GET", f"/artifacts/{sha256}").content
+        data = self.request("GET", f"/artifacts/{sha256}")
         if hashlib.sha256(data).hexdigest() != sha256:
             raise IntegrityError(f"artifact {sha256} arrived altered", field="sha256")
         return data

@@ -1,9 +1,16 @@
-"""``ActiveRun``: a run being written. Metrics, params and tags are buffered in memory and sent
-in batches by a background thread, so a training loop never waits on the store; whatever is
-left goes with the request that ends the run."""
+"""``ActiveRun``: a run being written.
+
+Nothing here waits on the store while a model trains. Metrics, params and tags are buffered in
+memory; one background thread for the whole process (``_Flusher``) sends them in batches. The
+run itself is created the same way: ``start_run`` returns at once with an id made here, and
+the run is created by the flusher within about ``CREATE_AFTER_S``, or together with its end
+when it finishes sooner (one request, one transaction), or as soon as something needs it to
+exist on the server (a dataset input, an artifact, a model, a child run, ``info``).
+"""
 
 from __future__ import annotations
 
+import atexit
 import math
 import threading
 import time
@@ -21,11 +28,20 @@ from opsloop.services.tracking import clean_params, clean_tags
 if TYPE_CHECKING:
     from opsloop.sdk.client import Client
 
-FLUSH_EVERY_S = 2.0
+FLUSH_EVERY_S = 0.5
+CREATE_AFTER_S = 0.5
 FLUSH_AT_POINTS = 50_000
 
 _active = threading.local()
 _now = time.time
+
+Batch = tuple[dict[str, str], dict[str, str], dict[str, dict[str, Sequence[Any]]]]
+
+
+def active_runs() -> list[ActiveRun]:
+    stack: list[ActiveRun] = getattr(_active, "stack", [])
+    _active.stack = stack
+    return stack
 
 
 class _Series:
@@ -38,7 +54,8 @@ class _Series:
 
 def _refuse(key: str, value: object) -> None:
     raise InvalidInput(
-        f"metric {key!r} is {value!r}; metric values must be finite numbers", field=f"metrics.{key}"
+        f"metric {key!r} is {value!r}; metric values must be finite numbers",
+        field=f"metrics.{key}",
     )
 
 
@@ -55,41 +72,41 @@ def _metric_value(key: str, value: object) -> float:
     return number
 
 
-def active_runs() -> list[ActiveRun]:
-    stack: list[ActiveRun] = getattr(_active, "stack", [])
-    _active.stack = stack
-    return stack
-
-
 class ActiveRun:
-    def __init__(self, client: Client, run: Run) -> None:
+    def __init__(self, client: Client, spec: dict[str, Any], parent: ActiveRun | None) -> None:
         self._client = client
-        self.info = run
-        self._lock = threading.Lock()
+        self.id: str = spec["id"]
+        self.project: str = spec["project"]
+        self._spec: dict[str, Any] | None = spec  # None once the server has the run
+        self._parent = parent
+        self._send = threading.Lock()  # one request at a time for this run; guards _spec
+        self._lock = threading.Lock()  # guards the params and tags buffers
+        self._born = time.monotonic()
         self._series: dict[str, _Series] = {}
         self._pending = 0
         self._params: dict[str, str] = {}
-        self._sent_params: dict[str, str] = dict(run.params)
+        self._sent_params: dict[str, str] = dict(spec.get("params", {}))
         self._tags: dict[str, str] = {}
-        self._flusher: threading.Thread | None = None
-        self._wake = threading.Event()
-        self._stopping = False
         self._failure: BaseException | None = None
+        self._final: Run | None = None
         self.ended = False
+        _flusher.add(self)
 
     @property
-    def id(self) -> str:
-        return self.info.id
-
-    @property
-    def project(self) -> str:
-        return self.info.project
+    def info(self) -> Run:
+        """The run as the server has it now (as it ended, once ended)."""
+        if self._final is not None:
+            return self._final
+        self._ensure_created()
+        return self._client.get_run(self.id)
 
     # -- logging ------------------------------------------------------------------------
     def log_metric(
         self, key: str, value: float, step: int | None = None, timestamp_ms: int | None = None
     ) -> None:
         """Buffer one point: ``step`` defaults to one past this key's last step."""
+        if self.ended:
+            self._refuse_ended()
         series = self._series.get(key)
         if series is None:
             series = self._open_series(key)
@@ -105,8 +122,8 @@ class ActiveRun:
             (value, step, int(_now() * 1000) if timestamp_ms is None else timestamp_ms)
         )
         self._pending += 1
-        if self._pending >= FLUSH_AT_POINTS or self._flusher is None:
-            self._kick()
+        if self._pending >= FLUSH_AT_POINTS:
+            _flusher.wake()
 
     def _open_series(self, key: str) -> _Series:
         check_key(key, "metric key")
@@ -118,6 +135,8 @@ class ActiveRun:
             self.log_metric(key, value, step=step)
 
     def log_params(self, values: Mapping[str, Any]) -> None:
+        if self.ended:
+            self._refuse_ended()
         clean = clean_params(values)
         with self._lock:
             for key, value in clean.items():
@@ -128,16 +147,16 @@ class ActiveRun:
                         field=f"params.{key}",
                     )
             self._params.update(clean)
-        self._kick(wake=False)
 
     def log_param(self, key: str, value: Any) -> None:
         self.log_params({key: value})
 
     def set_tags(self, values: Mapping[str, Any]) -> None:
+        if self.ended:
+            self._refuse_ended()
         clean = clean_tags(values)
         with self._lock:
             self._tags.update(clean)
-        self._kick(wake=False)
 
     def set_tag(self, key: str, value: Any) -> None:
         self.set_tags({key: value})
@@ -145,7 +164,8 @@ class ActiveRun:
     def use_dataset(self, dataset: DatasetVersion | str) -> None:
         """Record that this run read ``dataset`` (a DatasetVersion or ``project/name@version``)."""
         ref = dataset.ref if isinstance(dataset, DatasetVersion) else dataset
-        self.info = self._client.add_run_input(self.id, ref)
+        self._ensure_created()
+        self._client.add_run_input(self.id, ref)
 
     def log_artifact(self, source: str | Path | bytes, path: str | None = None) -> None:
         """Attach a file (or bytes) to the run, stored content-addressed."""
@@ -156,7 +176,8 @@ class ActiveRun:
         else:
             data = Path(source).read_bytes()
             path = path or Path(source).name
-        self.info = self._client.add_run_artifact(self.id, path, self._client.upload(data))
+        self._ensure_created()
+        self._client.add_run_artifact(self.id, path, self._client.upload(data))
 
     def log_model(
         self,
@@ -170,6 +191,7 @@ class ActiveRun:
         """Save ``model`` and register it as the next version of ``project/name``."""
         from opsloop.sdk.models import register_model
 
+        self._ensure_created()
         return register_model(
             self._client,
             model,
@@ -180,13 +202,8 @@ class ActiveRun:
             run_id=self.id,
         )
 
-    def start_child(self, name: str | None = None, **options: Any) -> ActiveRun:
-        from opsloop.sdk.api import start_run
-
-        return start_run(self.project, name, parent=self, client=self._client, **options)
-
-    # -- flushing -------------------------------------------------------------------------
-    def _take(self) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, Sequence[Any]]]]:
+    # -- sending ----------------------------------------------------------------------------
+    def _take(self) -> Batch:
         with self._lock:
             params, tags = self._params, self._tags
             self._params, self._tags = {}, {}
@@ -203,72 +220,92 @@ class ActiveRun:
             metrics[key] = {"values": values, "steps": steps, "timestamps": stamps}
         return params, tags, metrics
 
-    def flush(self) -> None:
-        """Send what is buffered now (the background thread does this on its own)."""
-        self._raise_failure()
+    def _create(self, end: str | None = None, error: str | None = None) -> Run | None:
+        """Create the run on the server with what is buffered. Call with ``_send`` held."""
+        if self._spec is None:
+            return None
+        if self._parent is not None:
+            self._parent._ensure_created()
         params, tags, metrics = self._take()
-        if params or tags or metrics:
-            self._client.log_batch(self.id, params=params, tags=tags, metrics=metrics)
+        body = dict(self._spec)
+        body["params"] = {**body.get("params", {}), **params}
+        body["tags"] = {**body.get("tags", {}), **tags}
+        body["metrics"] = metrics
+        if end is not None:
+            body["end"], body["error"] = end, error
+        run = self._client.create_run(**body)
+        self._spec = None
+        return run
 
-    def _kick(self, wake: bool = True) -> None:
-        """Start the background flusher; ``wake`` it to send now (the buffer is large)."""
+    def _ensure_created(self) -> None:
         self._raise_failure()
-        if self._flusher is None:
-            if self.ended:
-                raise InvalidInput(
-                    f"run {self.id} has ended; it takes no more writes", field="run_id"
-                )
-            self._flusher = threading.Thread(
-                target=self._flush_loop, daemon=True, name=f"opsloop-run-{self.id[:8]}"
-            )
-            self._flusher.start()
-        elif wake:
-            self._wake.set()
+        with self._send:
+            self._create()
 
-    def _flush_loop(self) -> None:
-        while not self._stopping:
-            self._wake.wait(FLUSH_EVERY_S)
-            self._wake.clear()
-            if self._stopping:
-                return
-            try:
-                self.flush()
-            except BaseException as exc:  # kept, and raised in the training thread
-                self._failure = exc
-                return
+    def flush(self) -> None:
+        """Send what is buffered now (the background flusher does this on its own)."""
+        self._raise_failure()
+        with self._send:
+            if self._create() is None:
+                params, tags, metrics = self._take()
+                if params or tags or metrics:
+                    self._client.log_batch(self.id, params=params, tags=tags, metrics=metrics)
+
+    def _flush_in_background(self) -> None:
+        if self.ended or self._failure is not None:
+            return
+        if self._spec is not None and time.monotonic() - self._born < CREATE_AFTER_S:
+            return
+        if not self._send.acquire(blocking=False):
+            return  # the run's own thread is sending; it takes the buffer with it
+        try:
+            if self._create() is None and (self._pending or self._params or self._tags):
+                params, tags, metrics = self._take()
+                self._client.log_batch(self.id, params=params, tags=tags, metrics=metrics)
+        except BaseException as exc:  # kept, and raised in the run's own thread
+            self._failure = exc
+        finally:
+            self._send.release()
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
             failure, self._failure = self._failure, None
             raise failure
 
+    def _refuse_ended(self) -> None:
+        raise InvalidInput(f"run {self.id} has ended; it takes no more writes", field="run_id")
+
     # -- ending ---------------------------------------------------------------------------
     def end(self, status: str = "FINISHED", error: str | None = None) -> Run:
-        if self.ended:
-            return self.info
-        self._stopping = True
-        if self._flusher is not None:
-            self._wake.set()
-            self._flusher.join()
-            self._flusher = None
+        """Send what is left and close the run (``with start_run(...)`` does this for you)."""
+        if self.ended and self._final is not None:
+            return self._final
         self.ended = True
+        _flusher.remove(self)
         stack = active_runs()
         if self in stack:
             stack.remove(self)
         failure, self._failure = self._failure, None
-        params, tags, metrics = self._take()
-        self.info = self._client.end_run(
-            self.id, status, error, params=params, tags=tags, metrics=metrics
-        )
+        with self._send:
+            final = self._create(end=status, error=error)
+            if final is None:
+                params, tags, metrics = self._take()
+                final = self._client.end_run(
+                    self.id, status, error, params=params, tags=tags, metrics=metrics
+                )
+        self._final = final
         if failure is not None:
             raise failure
-        return self.info
+        return final
 
     def __enter__(self) -> ActiveRun:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if exc is None:
             self.end()
@@ -276,3 +313,52 @@ class ActiveRun:
             self.end("KILLED", "interrupted")
         else:
             self.end("FAILED", "".join(traceback.format_exception(kind, exc, tb)))
+
+
+class _Flusher:
+    """One daemon thread that sends every open run's buffer every ``FLUSH_EVERY_S``."""
+
+    def __init__(self) -> None:
+        self._runs: dict[ActiveRun, None] = {}  # insertion-ordered set
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, run: ActiveRun) -> None:
+        with self._lock:
+            self._runs[run] = None
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="opsloop-flusher", daemon=True
+                )
+                self._thread.start()
+                atexit.register(self.end_all)
+
+    def remove(self, run: ActiveRun) -> None:
+        with self._lock:
+            self._runs.pop(run, None)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait(FLUSH_EVERY_S)
+            self._wake.clear()
+            with self._lock:
+                runs = list(self._runs)
+            for run in runs:
+                run._flush_in_background()
+
+    def end_all(self) -> None:
+        """At exit, close runs left open (newest first, so children end before parents)."""
+        with self._lock:
+            runs = list(self._runs)
+        for run in reversed(runs):
+            try:
+                run.end()
+            except Exception as exc:
+                print(f"opsloop: could not end run {run.id} at exit: {exc}")
+
+
+_flusher = _Flusher()

@@ -1,38 +1,132 @@
-"""Embedded mode: the SDK speaks the same HTTP API, to an app running in this process.
+"""How the SDK's requests travel. Both transports speak the same HTTP API to the same app.
 
-httpx's sync client cannot drive an ASGI app by itself, so the app runs on a private event
-loop in a daemon thread and each request is handed over to it. Remote mode uses httpx's own
-network transport; everything above the transport is one code path.
+- ``HttpTransport``: httpx over the network to an ``opsloop server`` (remote mode).
+- ``EmbeddedTransport``: the app runs in this process; each request is handed to it as an
+  ASGI call on a private event loop in a daemon thread. A general HTTP client would add
+  more time per request than a small query takes, so this one does only what the SDK needs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Protocol
+from urllib.parse import urlencode
 
-import httpx
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message
+
+API = "/api/v1"
 
 
-class EmbeddedTransport(httpx.BaseTransport):
-    def __init__(self, app: ASGIApp) -> None:
-        self._asgi = httpx.ASGITransport(app=app)
+class Reply(NamedTuple):
+    status: int
+    body: bytes
+
+
+class Transport(Protocol):
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        content: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply: ...
+
+    def close(self) -> None: ...
+
+
+class HttpTransport:
+    def __init__(self, base_url: str, headers: Mapping[str, str], timeout_s: float) -> None:
+        import httpx
+
+        self._http = httpx.Client(base_url=base_url + API, headers=dict(headers), timeout=timeout_s)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        content: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        response = self._http.request(
+            method, path, params=params, content=content or None, headers=headers
+        )
+        return Reply(response.status_code, response.content)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+class EmbeddedTransport:
+    def __init__(self, app: ASGIApp, headers: Mapping[str, str]) -> None:
+        self.app = app
+        self._headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="opsloop-embedded", daemon=True
         )
         self._thread.start()
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        future = asyncio.run_coroutine_threadsafe(self._handle(request), self._loop)
-        status, headers, body = future.result()
-        return httpx.Response(status, headers=headers, content=body, request=request)
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        content: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        full_path = API + path
+        query = urlencode(params or {}, doseq=True).encode()
+        extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": full_path,
+            "raw_path": full_path.encode(),
+            "query_string": query,
+            "root_path": "",
+            "headers": [
+                (b"host", b"opsloop.embedded"),
+                (b"content-length", str(len(content)).encode()),
+                *self._headers,
+                *extra,
+            ],
+            "client": ("127.0.0.1", 0),
+            "server": ("opsloop.embedded", 80),
+        }
+        future = asyncio.run_coroutine_threadsafe(self._call(scope, content), self._loop)
+        return future.result()
 
-    async def _handle(self, request: httpx.Request) -> tuple[int, httpx.Headers, bytes]:
-        response = await self._asgi.handle_async_request(request)
-        body = await response.aread()
-        return response.status_code, response.headers, body
+    async def _call(self, scope: dict[str, Any], content: bytes) -> Reply:
+        sent_body = False
+        status = 500
+        chunks: list[bytes] = []
+
+        async def receive() -> Message:
+            nonlocal sent_body
+            if sent_body:
+                return {"type": "http.disconnect"}
+            sent_body = True
+            return {"type": "http.request", "body": content, "more_body": False}
+
+        async def send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, send)
+        return Reply(status, b"".join(chunks))
 
     def close(self) -> None:
         if self._loop.is_running():

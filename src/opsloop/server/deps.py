@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from opsloop.domain.entities import Actor, ActorKind
 from opsloop.domain.errors import InvalidInput
@@ -14,6 +16,7 @@ from opsloop.services.platform import Platform
 
 MAX_ACTOR = 128
 BodyT = TypeVar("BodyT", bound=BaseModel)
+T = TypeVar("T")
 
 
 async def platform(request: Request) -> Platform:
@@ -40,8 +43,31 @@ async def actor(
     return Actor(name=name, kind=kind)
 
 
+class Calls:
+    """How routes run service calls, which block on the database and the artifact store.
+
+    Under a server they go to a worker thread, so the event loop keeps serving. Embedded, the
+    only caller is a thread already blocked waiting for this answer, so they run inline: a
+    thread hop there buys nothing and costs more than a small query.
+    """
+
+    def __init__(self, inline: bool) -> None:
+        self.inline = inline
+
+    async def __call__(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        if self.inline:
+            return function(*args, **kwargs)
+        return await run_in_threadpool(function, *args, **kwargs)
+
+
+async def calls(request: Request) -> Calls:
+    found: Calls = request.app.state.calls
+    return found
+
+
 PlatformDep = Annotated[Platform, Depends(platform)]
 ActorDep = Annotated[Actor, Depends(actor)]
+CallDep = Annotated[Calls, Depends(calls)]
 
 
 async def parse_body(model: type[BodyT], request: Request) -> BodyT:

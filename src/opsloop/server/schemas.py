@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,16 +22,23 @@ class ProjectCreate(Body):
 
 
 class RunCreate(Body):
+    """A new run. It may carry its first batch, and even its end (a run recorded whole)."""
+
     project: str
     experiment: str = "default"
     name: str | None = None
+    id: str | None = Field(default=None, description="32 hex digits; made by the server if absent")
     parent_id: str | None = None
+    start_time: datetime | None = None
     params: dict[str, Scalar] = {}
     tags: dict[str, Scalar] = {}
+    metrics: dict[str, MetricSeries] = {}
     git_sha: str | None = Field(default=None, max_length=64)
     git_dirty: bool | None = None
     python_version: str | None = Field(default=None, max_length=32)
     packages: dict[str, str] = {}
+    end: RunStatus | None = Field(default=None, description="close the run at once: FINISHED...")
+    error: str | None = None
 
 
 class RunLog(Body):

@@ -15,6 +15,11 @@ from opsloop.store.repos import events, projects
 class ProjectService:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Ids of committed projects and experiments never change (nothing renames or deletes
+        # them), so lookups by name are remembered; new rows are remembered only once seen
+        # committed, so a rolled-back create never leaves a stale id here.
+        self._project_ids: dict[str, int] = {}
+        self._experiment_ids: dict[tuple[int, str], int] = {}
 
     def create(self, name: str, actor: Actor, description: str = "") -> Project:
         check_name(name, "project")
@@ -30,15 +35,23 @@ class ProjectService:
     def ensure(self, conn: Connection, name: str, actor: Actor) -> int:
         """The project's id, creating it (and its Event) inside the caller's transaction."""
         check_name(name, "project")
-        found = projects.find_id(conn, name)
-        return found if found is not None else self._insert(conn, name, actor, "")
+        found = self._project_ids.get(name)
+        if found is None:
+            found = projects.find_id(conn, name)
+            if found is None:
+                return self._insert(conn, name, actor, "")
+            self._project_ids[name] = found
+        return found
 
     def ensure_experiment(
         self, conn: Connection, project_id: int, project: str, name: str, actor: Actor
     ) -> int:
         check_name(name, "experiment")
-        found = projects.find_experiment_id(conn, project_id, name)
+        found = self._experiment_ids.get((project_id, name))
+        if found is None:
+            found = projects.find_experiment_id(conn, project_id, name)
         if found is not None:
+            self._experiment_ids[(project_id, name)] = found
             return found
         experiment_id = projects.insert_experiment(conn, project_id, name)
         events.append(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -17,10 +19,12 @@ from opsloop.services.projects import ProjectService
 from opsloop.store.artifacts import ArtifactStore, check_sha256
 from opsloop.store.database import Database
 from opsloop.store.repos import datasets, events, projects, runs
-from opsloop.store.repos._time import at, now
+from opsloop.store.repos._time import at, epoch_of, now
 
 MAX_SEARCH_PAGE = 10_000
 MAX_ERROR_TEXT = 20_000
+MAX_CLOCK_SKEW_S = 300.0
+RUN_ID = re.compile(r"^[0-9a-f]{32}\Z")
 
 
 def clean_params(values: Mapping[str, Any] | None) -> dict[str, str]:
@@ -102,18 +106,36 @@ class TrackingService:
         actor: Actor,
         experiment: str = "default",
         name: str | None = None,
+        run_id: str | None = None,
         parent_id: str | None = None,
+        start_time: datetime | None = None,
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, MetricSeries] | None = None,
         git_sha: str | None = None,
         git_dirty: bool | None = None,
         python_version: str | None = None,
         packages: Mapping[str, str] | None = None,
+        end: RunStatus | None = None,
+        error: str | None = None,
     ) -> Run:
-        run_id = uuid.uuid4().hex
+        """Create a run, with a first batch; with ``end`` it is also closed, in one transaction.
+
+        ``run_id`` may be chosen by the caller (32 hex digits: the SDK makes ids itself so a
+        run can be written before the server has heard of it); ``start_time`` defaults to now.
+        """
+        if run_id is None:
+            run_id = uuid.uuid4().hex
+        elif not isinstance(run_id, str) or not RUN_ID.match(run_id):
+            raise InvalidInput("run id must be 32 lower-case hex digits", field="id")
         name = check_name(name, "run name") if name is not None else f"run-{run_id[:8]}"
-        clean = clean_params(params)
-        clean_tag_values = clean_tags(tags)
+        clean, clean_tag_values = clean_params(params), clean_tags(tags)
+        series = check_metrics(metrics)
+        started = now() if start_time is None else epoch_of(start_time)
+        if started > now() + MAX_CLOCK_SKEW_S:
+            raise InvalidInput("start_time is in the future", field="start_time")
+        if end == RunStatus.RUNNING:
+            raise InvalidInput("a run ends FINISHED, FAILED or KILLED", field="end")
         with self.db.begin() as conn:
             project_id = self.project_service.ensure(conn, project, actor)
             experiment_id = self.project_service.ensure_experiment(
@@ -125,7 +147,8 @@ class TrackingService:
                     raise InvalidInput(
                         f"parent run {parent_id} belongs to another project", field="parent_id"
                     )
-            started = now()
+            if runs.exists(conn, run_id):
+                raise Conflict(f"run {run_id} already exists", field="id")
             runs.insert(
                 conn,
                 id=run_id,
@@ -141,8 +164,7 @@ class TrackingService:
                 python_version=python_version,
                 packages=dict(packages or {}),
             )
-            runs.write_params(conn, run_id, clean)
-            runs.write_tags(conn, run_id, clean_tag_values)
+            self._write(conn, run_id, clean, clean_tag_values, series)
             events.append(
                 conn,
                 kind="run.started",
@@ -153,22 +175,26 @@ class TrackingService:
                 time=started,
                 data={"experiment": experiment, "name": name, "parent_id": parent_id},
             )
-        return Run(
-            id=run_id,
-            project=project,
-            experiment=experiment,
-            name=name,
-            status=RunStatus.RUNNING,
-            parent_id=parent_id,
-            user=actor.name,
-            start_time=at(started),
-            params=clean,
-            tags=clean_tag_values,
-            git_sha=git_sha,
-            git_dirty=git_dirty,
-            python_version=python_version,
-            packages=dict(packages or {}),
-        )
+            if end is None and not series:
+                return Run(
+                    id=run_id,
+                    project=project,
+                    experiment=experiment,
+                    name=name,
+                    status=RunStatus.RUNNING,
+                    parent_id=parent_id,
+                    user=actor.name,
+                    start_time=at(started),
+                    params=clean,
+                    tags=clean_tag_values,
+                    git_sha=git_sha,
+                    git_dirty=git_dirty,
+                    python_version=python_version,
+                    packages=dict(packages or {}),
+                )
+            if end is not None:
+                self._finish(conn, run_id, project, end, error, actor)
+            return runs.get(conn, run_id)
 
     def log(
         self,
@@ -208,25 +234,31 @@ class TrackingService:
             clean_tags(tags),
             check_metrics(metrics),
         )
-        if error is not None and len(error) > MAX_ERROR_TEXT:
-            error = error[-MAX_ERROR_TEXT:]
         with self.db.begin() as conn:
             run_id, current, project = runs.state_of(conn, run_id)
             _check_running(run_id, current)
             self._write(conn, run_id, clean, clean_tag_values, series)
-            ended = now()
-            runs.finish(conn, run_id, status, ended, error)
-            events.append(
-                conn,
-                kind=f"run.{status.value.lower()}",
-                subject=f"run:{run_id}",
-                project=project,
-                actor=actor.name,
-                actor_kind=actor.kind,
-                time=ended,
-                data={"status": status.value},
-            )
-        return self.get_run(run_id)
+            self._finish(conn, run_id, project, status, error, actor)
+            return runs.get(conn, run_id)
+
+    @staticmethod
+    def _finish(
+        conn: Any, run_id: str, project: str, status: RunStatus, error: str | None, actor: Actor
+    ) -> None:
+        if error is not None and len(error) > MAX_ERROR_TEXT:
+            error = error[-MAX_ERROR_TEXT:]
+        ended = now()
+        runs.finish(conn, run_id, status, ended, error)
+        events.append(
+            conn,
+            kind=f"run.{status.value.lower()}",
+            subject=f"run:{run_id}",
+            project=project,
+            actor=actor.name,
+            actor_kind=actor.kind,
+            time=ended,
+            data={"status": status.value},
+        )
 
     @staticmethod
     def _write(

@@ -4,22 +4,30 @@ from fastapi import APIRouter
 
 from opsloop.domain.entities import Dataset, DatasetVersion
 from opsloop.domain.errors import InvalidInput
-from opsloop.server.deps import ActorDep, PlatformDep
+from opsloop.server.deps import ActorDep, CallDep, PlatformDep
 from opsloop.server.schemas import DatasetVersionCreate
 
 router = APIRouter(tags=["datasets"])
 
 
 @router.get("/datasets")
-def list_datasets(platform: PlatformDep, project: str | None = None) -> list[Dataset]:
-    return platform.datasets.list_datasets(project)
+async def list_datasets(
+    platform: PlatformDep, call: CallDep, project: str | None = None
+) -> list[Dataset]:
+    return await call(platform.datasets.list_datasets, project)
 
 
 @router.post("/projects/{project}/datasets/{name}/versions", status_code=201)
-def create_version(
-    project: str, name: str, body: DatasetVersionCreate, platform: PlatformDep, actor: ActorDep
+async def create_version(
+    project: str,
+    name: str,
+    body: DatasetVersionCreate,
+    platform: PlatformDep,
+    actor: ActorDep,
+    call: CallDep,
 ) -> DatasetVersion:
-    return platform.datasets.create_version(
+    return await call(
+        platform.datasets.create_version,
         project,
         name,
         body.sha256,
@@ -31,14 +39,18 @@ def create_version(
 
 
 @router.get("/projects/{project}/datasets/{name}/versions")
-def list_versions(project: str, name: str, platform: PlatformDep) -> list[DatasetVersion]:
-    return platform.datasets.list_versions(project, name)
+async def list_versions(
+    project: str, name: str, platform: PlatformDep, call: CallDep
+) -> list[DatasetVersion]:
+    return await call(platform.datasets.list_versions, project, name)
 
 
 @router.get("/projects/{project}/datasets/{name}/versions/{version}")
-def get_version(project: str, name: str, version: str, platform: PlatformDep) -> DatasetVersion:
+async def get_version(
+    project: str, name: str, version: str, platform: PlatformDep, call: CallDep
+) -> DatasetVersion:
     """``version`` is a number or ``latest``."""
     if version != "latest" and not version.isdigit():
         raise InvalidInput(f"version {version!r} must be a number or 'latest'", field="version")
     number = None if version == "latest" else int(version)
-    return platform.datasets.get_version(project, name, number)
+    return await call(platform.datasets.get_version, project, name, number)

@@ -10,6 +10,8 @@ from opsloop.domain.entities import ActorKind, Event
 from opsloop.store.repos._time import at, now
 from opsloop.store.tables import events
 
+_INSERT = events.insert()
+
 
 def append(
     conn: Connection,
@@ -23,15 +25,16 @@ def append(
     time: float | None = None,
 ) -> int:
     result = conn.execute(
-        events.insert().values(
-            time=now() if time is None else time,
-            project=project,
-            kind=kind,
-            subject=subject,
-            actor=actor,
-            actor_kind=actor_kind.value,
-            data=data or {},
-        )
+        _INSERT,
+        {
+            "time": now() if time is None else time,
+            "project": project,
+            "kind": kind,
+            "subject": subject,
+            "actor": actor,
+            "actor_kind": actor_kind.value,
+            "data": data or {},
+        },
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from opsloop.domain.entities import Experiment, Project
 from opsloop.domain.errors import NotFound
 from opsloop.store.repos._time import at, now
 from opsloop.store.tables import experiments, projects
 
+_ID_BY_NAME = select(projects.c.id).where(projects.c.name == bindparam("name"))
+_EXPERIMENT_ID = select(experiments.c.id).where(
+    experiments.c.project_id == bindparam("project_id"), experiments.c.name == bindparam("name")
+)
+
 
 def find_id(conn: Connection, name: str) -> int | None:
-    return conn.execute(select(projects.c.id).where(projects.c.name == name)).scalar()
+    return conn.execute(_ID_BY_NAME, {"name": name}).scalar()
 
 
 def get_id(conn: Connection, name: str) -> int:
@@ -44,11 +49,7 @@ def list_all(conn: Connection) -> list[Project]:
 
 
 def find_experiment_id(conn: Connection, project_id: int, name: str) -> int | None:
-    return conn.execute(
-        select(experiments.c.id).where(
-            experiments.c.project_id == project_id, experiments.c.name == name
-        )
-    ).scalar()
+    return conn.execute(_EXPERIMENT_ID, {"project_id": project_id, "name": name}).scalar()
 
 
 def insert_experiment(conn: Connection, project_id: int, name: str) -> int:

@@ -6,7 +6,21 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Connection, and_, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from opsloop.domain.entities import DatasetInput, MetricSeries, Run, RunArtifact, RunStatus
@@ -28,18 +42,58 @@ from opsloop.store.tables import (
 )
 
 
+def null_number() -> Any:
+    return cast(null(), Float)
+
+
+def null_text() -> Any:
+    return cast(null(), Text)
+
+
+# The hot paths (start, log, end, get) use statements built once with bound parameters:
+# building a SQLAlchemy statement costs several times more than running it on SQLite.
+_INSERT_RUN = runs.insert()
+_BY_ID = select(runs.c.id).where(runs.c.id == bindparam("run_id"))
+_BY_PREFIX = (
+    select(runs.c.id).where(runs.c.id.startswith(bindparam("prefix", type_=String))).limit(2)
+)
+_STATE = (
+    select(runs.c.id, runs.c.status, projects.c.name)
+    .join(projects, projects.c.id == runs.c.project_id)
+    .where(runs.c.id == bindparam("run_id"))
+)
+_FINISH = (
+    runs.update()
+    .where(runs.c.id == bindparam("run_id_"))
+    .values(status=bindparam("status"), end_time=bindparam("end_time"), error=bindparam("error"))
+)
+_PARAMS_OF = select(params.c.key, params.c.value).where(
+    params.c.run_id == bindparam("run_id"), params.c.key.in_(bindparam("keys", expanding=True))
+)
+_INSERT_PARAM = params.insert()
+_DELETE_TAGS = tags.delete().where(
+    tags.c.run_id == bindparam("run_id"), tags.c.key.in_(bindparam("keys", expanding=True))
+)
+_INSERT_TAG = tags.insert()
+_INSERT_CHUNK = metric_chunks.insert()
+
+
 def insert(conn: Connection, **values: Any) -> None:
-    conn.execute(runs.insert().values(**values))
+    conn.execute(_INSERT_RUN, values)
+
+
+def exists(conn: Connection, run_id: str) -> bool:
+    return conn.execute(_BY_ID, {"run_id": run_id}).first() is not None
 
 
 def resolve_id(conn: Connection, run_id: str) -> str:
     """A full id, or a unique prefix of at least 6 characters (as ``git`` does)."""
     if not isinstance(run_id, str) or not run_id:
         raise InvalidInput("run id must be a non-empty string", field="run_id")
-    if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first():
+    if conn.execute(_BY_ID, {"run_id": run_id}).first():
         return run_id
     if len(run_id) >= 6 and run_id.isalnum():
-        found = conn.execute(select(runs.c.id).where(runs.c.id.startswith(run_id)).limit(2)).all()
+        found = conn.execute(_BY_PREFIX, {"prefix": run_id}).all()
         if len(found) == 1:
             return str(found[0][0])
         if len(found) > 1:
@@ -49,12 +103,9 @@ def resolve_id(conn: Connection, run_id: str) -> str:
 
 def state_of(conn: Connection, run_id: str) -> tuple[str, RunStatus, str]:
     """(full id, status, project name) of a run given by id or unique prefix, in one query."""
-    statement = select(runs.c.id, runs.c.status, projects.c.name).join(
-        projects, projects.c.id == runs.c.project_id
-    )
-    row = conn.execute(statement.where(runs.c.id == run_id)).first()
+    row = conn.execute(_STATE, {"run_id": run_id}).first()
     if row is None:
-        row = conn.execute(statement.where(runs.c.id == resolve_id(conn, run_id))).first()
+        row = conn.execute(_STATE, {"run_id": resolve_id(conn, run_id)}).first()
     assert row is not None
     return str(row[0]), RunStatus(row[1]), str(row[2])
 
@@ -67,9 +118,7 @@ def finish(
     conn: Connection, run_id: str, status: RunStatus, end_time: float, error: str | None
 ) -> None:
     conn.execute(
-        runs.update()
-        .where(runs.c.id == run_id)
-        .values(status=status.value, end_time=end_time, error=error)
+        _FINISH, {"run_id_": run_id, "status": status.value, "end_time": end_time, "error": error}
     )
 
 
@@ -77,13 +126,7 @@ def write_params(conn: Connection, run_id: str, values: dict[str, str]) -> None:
     """Params are write-once: the same value again is fine, a different one is a conflict."""
     if not values:
         return
-    existing = dict(
-        conn.execute(
-            select(params.c.key, params.c.value).where(
-                params.c.run_id == run_id, params.c.key.in_(list(values))
-            )
-        ).all()
-    )
+    existing = dict(conn.execute(_PARAMS_OF, {"run_id": run_id, "keys": list(values)}).all())
     for key, value in values.items():
         if key in existing and existing[key] != value:
             raise Conflict(
@@ -95,20 +138,35 @@ def write_params(conn: Connection, run_id: str, values: dict[str, str]) -> None:
         {"run_id": run_id, "key": k, "value": v} for k, v in values.items() if k not in existing
     ]
     if fresh:
-        conn.execute(params.insert(), fresh)
+        conn.execute(_INSERT_PARAM, fresh)
 
 
 def write_tags(conn: Connection, run_id: str, values: dict[str, str]) -> None:
     if not values:
         return
-    conn.execute(tags.delete().where(tags.c.run_id == run_id, tags.c.key.in_(list(values))))
-    conn.execute(
-        tags.insert(), [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()]
-    )
+    conn.execute(_DELETE_TAGS, {"run_id": run_id, "keys": list(values)})
+    conn.execute(_INSERT_TAG, [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()])
 
 
-def _upsert(conn: Connection) -> Any:
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+_LATEST_UPSERTS: dict[str, Any] = {}
+
+
+def _latest_upsert(conn: Connection) -> Any:
+    """INSERT ... ON CONFLICT that moves a key's latest value only forward (built once)."""
+    dialect = conn.dialect.name
+    if dialect not in _LATEST_UPSERTS:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(latest_metrics)
+        newer = (statement.excluded.step > latest_metrics.c.step) | and_(
+            statement.excluded.step == latest_metrics.c.step,
+            statement.excluded.timestamp >= latest_metrics.c.timestamp,
+        )
+        _LATEST_UPSERTS[dialect] = statement.on_conflict_do_update(
+            index_elements=[latest_metrics.c.run_id, latest_metrics.c.key],
+            set_={c: statement.excluded[c] for c in ("step", "value", "timestamp")},
+            where=newer,
+        )
+    return _LATEST_UPSERTS[dialect]
 
 
 def write_metrics(conn: Connection, run_id: str, series: dict[str, MetricSeries]) -> int:
@@ -147,20 +205,8 @@ def write_metrics(conn: Connection, run_id: str, series: dict[str, MetricSeries]
         written += count
     if not chunks:
         return 0
-    conn.execute(metric_chunks.insert(), chunks)
-    statement = _upsert(conn)(latest_metrics)
-    newer = (statement.excluded.step > latest_metrics.c.step) | and_(
-        statement.excluded.step == latest_metrics.c.step,
-        statement.excluded.timestamp >= latest_metrics.c.timestamp,
-    )
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[latest_metrics.c.run_id, latest_metrics.c.key],
-            set_={c: statement.excluded[c] for c in ("step", "value", "timestamp")},
-            where=newer,
-        ),
-        latest,
-    )
+    conn.execute(_INSERT_CHUNK, chunks)
+    conn.execute(_latest_upsert(conn), latest)
     return written
 
 
@@ -210,8 +256,43 @@ _BASE = (
 )
 
 
+_GET = _BASE.where(runs.c.id == bindparam("run_id"))
+_IDS: Any = bindparam("ids", expanding=True)
+# One query for a page of runs' params, tags and latest metrics: (kind, run, key, text, number).
+_VALUES = union_all(
+    select(literal("p"), params.c.run_id, params.c.key, params.c.value, null_number()).where(
+        params.c.run_id.in_(_IDS)
+    ),
+    select(literal("t"), tags.c.run_id, tags.c.key, tags.c.value, null_number()).where(
+        tags.c.run_id.in_(_IDS)
+    ),
+    select(
+        literal("m"),
+        latest_metrics.c.run_id,
+        latest_metrics.c.key,
+        null_text(),
+        latest_metrics.c.value,
+    ).where(latest_metrics.c.run_id.in_(_IDS)),
+)
+_INPUTS = (
+    select(run_inputs.c.run_id, projects.c.name, datasets.c.name, dataset_versions.c.version)
+    .join(dataset_versions, dataset_versions.c.id == run_inputs.c.dataset_version_id)
+    .join(datasets, datasets.c.id == dataset_versions.c.dataset_id)
+    .join(projects, projects.c.id == datasets.c.project_id)
+    .where(run_inputs.c.run_id.in_(_IDS))
+)
+_ARTIFACTS = (
+    select(
+        run_artifacts.c.run_id, run_artifacts.c.path, run_artifacts.c.sha256, run_artifacts.c.size
+    )
+    .where(run_artifacts.c.run_id.in_(_IDS))
+    .order_by(run_artifacts.c.path)
+)
+_SLOTS = {"p": "params", "t": "tags", "m": "metrics"}
+
+
 def get(conn: Connection, run_id: str) -> Run:
-    row = conn.execute(_BASE.where(runs.c.id == run_id)).first()
+    row = conn.execute(_GET, {"run_id": run_id}).first()
     if row is None:
         raise NotFound(f"run {run_id!r} not found", field="run_id")
     return _assemble(conn, [row], full=True)[0]
@@ -292,41 +373,21 @@ def _compare(column: Any, op: str, value: float | str) -> ColumnElement[bool]:
 
 
 def _assemble(conn: Connection, rows: list[Any], *, full: bool) -> list[Run]:
-    """Fetch the params/tags/metrics of a page of runs in one query each, not one per run."""
+    """Fetch what a page of runs holds in a few queries in all, not a few per run."""
     ids = [row.id for row in rows]
     if not ids:
         return []
     by_run: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"params": {}, "tags": {}, "metrics": {}, "inputs": [], "artifacts": []}
     )
-    for table, slot in ((params, "params"), (tags, "tags"), (latest_metrics, "metrics")):
-        for run_id, key, value in conn.execute(
-            select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(ids))
-        ):
-            by_run[run_id][slot][key] = value
+    for kind, run_id, key, text, number in conn.execute(_VALUES, {"ids": ids}):
+        by_run[run_id][_SLOTS[kind]][key] = text if kind != "m" else number
     if full:
-        for run_id, project, dataset, version in conn.execute(
-            select(
-                run_inputs.c.run_id, projects.c.name, datasets.c.name, dataset_versions.c.version
-            )
-            .join(dataset_versions, dataset_versions.c.id == run_inputs.c.dataset_version_id)
-            .join(datasets, datasets.c.id == dataset_versions.c.dataset_id)
-            .join(projects, projects.c.id == datasets.c.project_id)
-            .where(run_inputs.c.run_id.in_(ids))
-        ):
+        for run_id, project, dataset, version in conn.execute(_INPUTS, {"ids": ids}):
             by_run[run_id]["inputs"].append(
                 DatasetInput(project=project, dataset=dataset, version=version)
             )
-        for run_id, path, sha, size in conn.execute(
-            select(
-                run_artifacts.c.run_id,
-                run_artifacts.c.path,
-                run_artifacts.c.sha256,
-                run_artifacts.c.size,
-            )
-            .where(run_artifacts.c.run_id.in_(ids))
-            .order_by(run_artifacts.c.path)
-        ):
+        for run_id, path, sha, size in conn.execute(_ARTIFACTS, {"ids": ids}):
             by_run[run_id]["artifacts"].append(RunArtifact(path=path, sha256=sha, size=size))
     return [
         Run(
