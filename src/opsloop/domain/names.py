@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from opsloop.domain.errors import InvalidInput
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/ ]{0,249}$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+KEY_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/ ]{0,249}")
 MAX_PARAM_VALUE = 6000
+MAX_LABEL = 128
 MAX_TAG_VALUE = 6000
 
 
@@ -24,7 +25,7 @@ def check_name(value: object, field: str) -> str:
         raise InvalidInput(f"{field} must not be empty", field=field)
     if "/" in value or "\\" in value:
         raise InvalidInput(f"{field} {value!r} must not contain a path separator", field=field)
-    if value in {".", ".."} or not NAME_PATTERN.match(value):
+    if value in {".", ".."} or not NAME_PATTERN.fullmatch(value):
         raise InvalidInput(
             f"{field} {value!r} must start with a letter or digit and hold only letters, "
             "digits, '_', '.', '-' (at most 128 characters)",
@@ -33,11 +34,23 @@ def check_name(value: object, field: str) -> str:
     return value
 
 
+def check_label(value: object, field: str) -> str:
+    """Display names (a run's name): any printable text, 1 to 128 characters. Unlike entity
+    names they never appear in paths or URLs; runs are addressed by id."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{field} must be a non-empty string", field=field)
+    if len(value) > MAX_LABEL or not value.isprintable():
+        raise InvalidInput(
+            f"{field} must be printable text of at most {MAX_LABEL} characters", field=field
+        )
+    return value
+
+
 def check_key(value: object, field: str) -> str:
     """Keys of params, metrics and tags: a little wider than names ('/' groups, spaces)."""
     if not isinstance(value, str) or not value:
         raise InvalidInput(f"{field} must be a non-empty string", field=field)
-    if not KEY_PATTERN.match(value) or ".." in value.split("/"):
+    if not KEY_PATTERN.fullmatch(value) or ".." in value.split("/"):
         raise InvalidInput(
             f"{field} {value!r} must hold only letters, digits, '_', '.', '-', '/', ' ' "
             "(at most 250 characters)",
@@ -87,7 +100,9 @@ def parse_model_ref(text: str, field: str = "model") -> ModelRef:
     model = check_name(parts[1], f"{field} name")
     if pin is None:
         return ModelRef(project, model)
-    if pin.isdigit():
+    if pin.isascii() and pin.isdigit():
+        if int(pin) < 1:
+            raise InvalidInput(f"{field} version {pin!r} must be 1 or more", field=field)
         return ModelRef(project, model, version=int(pin))
     return ModelRef(project, model, alias=check_name(pin, f"{field} alias"))
 
@@ -116,8 +131,8 @@ def parse_dataset_ref(text: str, field: str = "dataset") -> DatasetRef:
         )
     project = check_name(parts[0], f"{field} project")
     dataset = check_name(parts[1], f"{field} name")
-    if not pin:
+    if "@" not in text:
         return DatasetRef(project, dataset)
-    if not pin.isdigit() or int(pin) < 1:
+    if not (pin.isascii() and pin.isdigit()) or int(pin) < 1:
         raise InvalidInput(f"{field} version {pin!r} must be a positive whole number", field=field)
     return DatasetRef(project, dataset, int(pin))

@@ -51,29 +51,52 @@ class Order:
     descending: bool
 
 
-def parse_field(text: str) -> Field:
+def parse_field(text: str, where: str = "filter") -> Field:
     prefix, dot, rest = text.partition(".")
     if dot and prefix in _PREFIXES:
         key = rest[1:-1] if rest.startswith("`") and rest.endswith("`") else rest
         if not key:
-            raise InvalidInput(f"search field {text!r} has no key", field="filter")
+            raise InvalidInput(f"search field {text!r} has no key", field=where)
         return Field(_PREFIXES[prefix], key)
     if text.lower() in ATTRIBUTES:
         return Field("attribute", text.lower())
     raise InvalidInput(
         f"unknown search field {text!r}: use metrics.KEY, params.KEY, tags.KEY or one of "
         + ", ".join(ATTRIBUTES),
-        field="filter",
+        field=where,
     )
 
 
 def parse_filter(text: str | None) -> list[Clause]:
     if text is None or not text.strip():
         return []
-    clauses = []
-    for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
-        clauses.append(_parse_clause(part))
-    return clauses
+    return [_parse_clause(part) for part in _split_outside_quotes(text.strip(), _AND)]
+
+
+_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+_COMMA = re.compile(r"\s*,\s*")
+
+
+def _split_outside_quotes(text: str, separator: re.Pattern[str]) -> list[str]:
+    """Split at ``separator`` where it is not inside '...', "..." or `...`."""
+    parts: list[str] = []
+    start = position = 0
+    quote: str | None = None
+    while position < len(text):
+        char = text[position]
+        if quote is not None:
+            quote = None if char == quote else quote
+        elif char in "'\"`":
+            quote = char
+        else:
+            match = separator.match(text, position)
+            if match is not None and match.end() > position:
+                parts.append(text[start:position])
+                start = position = match.end()
+                continue
+        position += 1
+    parts.append(text[start:])
+    return parts
 
 
 def _parse_clause(text: str) -> Clause:
@@ -122,14 +145,14 @@ def parse_order(text: str | None) -> list[Order]:
     if text is None or not text.strip():
         return []
     orders = []
-    for part in text.split(","):
-        words = part.split()
-        if not words or len(words) > 2:
+    for part in _split_outside_quotes(text.strip(), _COMMA):
+        match = re.fullmatch(r"\s*(\S*`[^`]*`|\S+)(?:\s+(\S+))?\s*", part)
+        if match is None:
             raise InvalidInput(f"order {part!r} must be FIELD [asc|desc]", field="order_by")
-        direction = words[1].lower() if len(words) == 2 else "asc"
+        direction = (match.group(2) or "asc").lower()
         if direction not in ("asc", "desc"):
             raise InvalidInput(
-                f"order direction {words[1]!r} must be asc or desc", field="order_by"
+                f"order direction {match.group(2)!r} must be asc or desc", field="order_by"
             )
-        orders.append(Order(parse_field(words[0]), direction == "desc"))
+        orders.append(Order(parse_field(match.group(1), "order_by"), direction == "desc"))
     return orders

@@ -24,6 +24,7 @@ from typing import Any
 from opsloop.domain.errors import InvalidInput
 
 ENV_PREFIX = "OPSLOOP_"
+MAX_PORT = 65535
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,13 @@ class Settings:
             if env.get(ENV_PREFIX + f.name.upper())
         }
         home = Path(given.get("home") or from_env.get("home") or ".opsloop")
-        config_path = Path(env.get(ENV_PREFIX + "CONFIG") or home / "config.toml")
-        from_file = _read_config(config_path)
+        named_config = env.get(ENV_PREFIX + "CONFIG")
+        if named_config and not Path(named_config).is_file():
+            raise InvalidInput(
+                f"config file {named_config} (OPSLOOP_CONFIG) does not exist",
+                field="OPSLOOP_CONFIG",
+            )
+        from_file = _read_config(Path(named_config or home / "config.toml"))
         if "home" in from_file and "home" not in given and "home" not in from_env:
             home = Path(from_file["home"])
 
@@ -66,10 +72,14 @@ class Settings:
             return default
 
         port = pick("port", 8080)
+        if isinstance(port, bool | float):
+            raise InvalidInput(f"port must be a whole number, not {port!r}", field="port")
         try:
             port = int(port)
         except (TypeError, ValueError):
             raise InvalidInput(f"port must be a whole number, not {port!r}", field="port") from None
+        if not 0 <= port <= MAX_PORT:
+            raise InvalidInput(f"port must be between 0 and {MAX_PORT}, not {port}", field="port")
         url = pick("url", None)
         return cls(
             home=home,

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from opsloop.domain.entities import AliasMove, DatasetVersion, ModelVersion, Run
 from opsloop.domain.errors import InvalidInput
-from opsloop.domain.names import check_name, parse_dataset_ref, parse_model_ref
+from opsloop.domain.names import check_label, check_name, parse_dataset_ref, parse_model_ref
 from opsloop.sdk import datasets as _datasets
 from opsloop.sdk import environment
 from opsloop.sdk import models as _models
@@ -66,7 +66,7 @@ def start_run(
     check_name(project, "project")
     check_name(experiment, "experiment")
     if name is not None:
-        check_name(name, "run name")
+        check_label(name, "run name")
     sha, dirty = environment.git_state()
     spec = {
         "id": uuid.uuid4().hex,

@@ -9,13 +9,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Connection
 
-from opsloop.domain.entities import Actor, Dataset, DatasetVersion
+from opsloop.domain.entities import Actor, Dataset, DatasetProfile, DatasetVersion
 from opsloop.domain.errors import InvalidInput
-from opsloop.domain.names import check_name, parse_dataset_ref
+from opsloop.domain.names import DatasetRef, check_name, parse_dataset_ref
 from opsloop.services.profiling import profile_table
 from opsloop.services.projects import ProjectService
 from opsloop.store.artifacts import ArtifactStore, check_sha256
-from opsloop.store.database import Database
+from opsloop.store.database import Database, retry_races
 from opsloop.store.repos import datasets, events, projects
 from opsloop.store.repos._time import now
 
@@ -68,6 +68,28 @@ class DatasetService:
             ) from None
         profile = profile_table(table)
         parent_refs = [parse_dataset_ref(p, "parents") for p in parents]
+        size = self.artifacts.size(sha256)
+
+        def write() -> DatasetVersion:
+            return self._write_version(
+                project, name, sha256, size, table, profile, parent_refs, actor, source, description
+            )
+
+        return retry_races(write, f"writing a version of dataset {project}/{name}")
+
+    def _write_version(
+        self,
+        project: str,
+        name: str,
+        sha256: str,
+        size: int,
+        table: pa.Table,
+        profile: DatasetProfile,
+        parent_refs: list[DatasetRef],
+        actor: Actor,
+        source: str,
+        description: str,
+    ) -> DatasetVersion:
         with self.db.begin() as conn:
             parent_ids = [
                 datasets.version_id(conn, ref.project, ref.dataset, ref.version)
@@ -88,7 +110,7 @@ class DatasetService:
                 dataset_id=dataset_id,
                 version=version,
                 sha256=sha256,
-                size=self.artifacts.size(sha256),
+                size=size,
                 num_rows=table.num_rows,
                 num_columns=table.num_columns,
                 profile=profile.model_dump(mode="json"),

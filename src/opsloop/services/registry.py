@@ -12,13 +12,12 @@ from opsloop.domain.names import ModelRef, check_name
 from opsloop.services import flavors
 from opsloop.services.projects import ProjectService
 from opsloop.store.artifacts import ArtifactStore, check_sha256
-from opsloop.store.database import Database
+from opsloop.store.database import Database, retry_races
 from opsloop.store.repos import events, models, runs
 from opsloop.store.repos._time import at, now
 
 RESERVED_ALIASES = ("latest",)
 MAX_DESCRIPTION = 10_000
-VERSION_RETRIES = 3
 
 
 def subject_of(project: str, model: str) -> str:
@@ -78,28 +77,20 @@ class RegistryService:
         check_sha256(sha256)
         _check_description(description)
         size = self.artifacts.size(sha256)
-        for attempt in range(VERSION_RETRIES):
-            try:
-                return self._insert_version(
-                    project,
-                    model,
-                    flavor,
-                    sha256,
-                    size,
-                    actor,
-                    signature or Signature(),
-                    run_id,
-                    description,
-                )
-            except SQLIntegrityError:
-                # Another writer took the same version number (or created the model) first.
-                if attempt == VERSION_RETRIES - 1:
-                    raise Conflict(
-                        f"could not register a version of {project}/{model}: "
-                        "too many concurrent writers",
-                        field="model",
-                    ) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        return retry_races(
+            lambda: self._insert_version(
+                project,
+                model,
+                flavor,
+                sha256,
+                size,
+                actor,
+                signature or Signature(),
+                run_id,
+                description,
+            ),
+            f"registering a version of {project}/{model}",
+        )
 
     def _insert_version(
         self,
@@ -173,7 +164,7 @@ class RegistryService:
                         f"model {ref.full_name} has no alias {ref.alias!r}", field="alias"
                     )
             if version is None:
-                version = models.next_version(conn, model_id) - 1
+                version = models.latest_version(conn, model_id)
                 if version == 0:
                     raise NotFound(f"model {ref.full_name} has no versions", field="version")
             return models.get_version(conn, model_id, version)

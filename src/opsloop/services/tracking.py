@@ -13,11 +13,17 @@ import numpy as np
 
 from opsloop.domain.entities import Actor, MetricSeries, Run, RunStatus
 from opsloop.domain.errors import Conflict, InvalidInput, NotFound
-from opsloop.domain.names import MAX_PARAM_VALUE, MAX_TAG_VALUE, check_key, check_name
+from opsloop.domain.names import (
+    MAX_PARAM_VALUE,
+    MAX_TAG_VALUE,
+    check_key,
+    check_label,
+    check_name,
+)
 from opsloop.domain.run_query import parse_filter, parse_order
 from opsloop.services.projects import ProjectService
 from opsloop.store.artifacts import ArtifactStore, check_sha256
-from opsloop.store.database import Database
+from opsloop.store.database import Database, retry_races
 from opsloop.store.repos import datasets, events, projects, runs
 from opsloop.store.repos._time import at, epoch_of, now
 
@@ -128,7 +134,7 @@ class TrackingService:
             run_id = uuid.uuid4().hex
         elif not isinstance(run_id, str) or not RUN_ID.match(run_id):
             raise InvalidInput("run id must be 32 lower-case hex digits", field="id")
-        name = check_name(name, "run name") if name is not None else f"run-{run_id[:8]}"
+        name = check_label(name, "run name") if name is not None else f"run-{run_id[:8]}"
         clean, clean_tag_values = clean_params(params), clean_tags(tags)
         series = check_metrics(metrics)
         started = now() if start_time is None else epoch_of(start_time)
@@ -136,6 +142,47 @@ class TrackingService:
             raise InvalidInput("start_time is in the future", field="start_time")
         if end == RunStatus.RUNNING:
             raise InvalidInput("a run ends FINISHED, FAILED or KILLED", field="end")
+        return retry_races(
+            lambda: self._insert_run(
+                run_id,
+                project,
+                experiment,
+                name,
+                actor,
+                parent_id,
+                started,
+                clean,
+                clean_tag_values,
+                series,
+                git_sha,
+                git_dirty,
+                python_version,
+                packages,
+                end,
+                error,
+            ),
+            f"starting run {run_id}",
+        )
+
+    def _insert_run(
+        self,
+        run_id: str,
+        project: str,
+        experiment: str,
+        name: str,
+        actor: Actor,
+        parent_id: str | None,
+        started: float,
+        clean: dict[str, str],
+        clean_tag_values: dict[str, str],
+        series: dict[str, MetricSeries],
+        git_sha: str | None,
+        git_dirty: bool | None,
+        python_version: str | None,
+        packages: Mapping[str, str] | None,
+        end: RunStatus | None,
+        error: str | None,
+    ) -> Run:
         with self.db.begin() as conn:
             project_id = self.project_service.ensure(conn, project, actor)
             experiment_id = self.project_service.ensure_experiment(

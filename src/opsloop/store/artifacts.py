@@ -15,7 +15,7 @@ import fsspec
 
 from opsloop.domain.errors import IntegrityError, InvalidInput, NotFound
 
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def sha256_of(data: bytes) -> str:
@@ -23,7 +23,7 @@ def sha256_of(data: bytes) -> str:
 
 
 def check_sha256(value: str, field: str = "sha256") -> str:
-    if not isinstance(value, str) or not SHA256.match(value):
+    if not isinstance(value, str) or not SHA256.fullmatch(value):
         raise InvalidInput(f"{field} must be 64 lower-case hex digits", field=field)
     return value
 
@@ -50,8 +50,9 @@ class ArtifactStore:
                 field="sha256",
             )
         path = self._path(digest)
-        if self.exists(digest):
+        if self.exists(digest) and self._intact(digest):
             return digest, len(data)
+        # Absent, or changed behind our back: (re)write it from the bytes we were given.
         if self.is_local:
             # Write beside, then rename: a reader never sees half a blob.
             parent = path.rsplit("/", 1)[0]
@@ -78,6 +79,12 @@ class ArtifactStore:
                 field="sha256",
             )
         return data
+
+    def _intact(self, sha256: str) -> bool:
+        try:
+            return sha256_of(self.fs.cat_file(self._path(sha256))) == sha256
+        except FileNotFoundError:
+            return False
 
     def size(self, sha256: str) -> int:
         try:

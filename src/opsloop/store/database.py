@@ -6,17 +6,19 @@ with Alembic, and is a no-op (one query, no Alembic import) when it is already t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from opsloop.domain.errors import InvalidInput
+from opsloop.domain.errors import Conflict, InvalidInput
 
 SCHEMA_REVISION = "0001"
+T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -50,12 +52,20 @@ class Database:
         self.engine: Engine = create_engine(self.url, **options)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _tune_sqlite)
+            event.listen(self.engine, "begin", _begin_sqlite)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
-        with self.engine.begin() as connection:
-            yield connection
+        """One write transaction: committed when the block ends, rolled back if it raises.
+
+        On SQLite it takes the write lock at once (``BEGIN IMMEDIATE``): SQLite allows one
+        writer anyway, and taking the lock up front means a read-then-write (the next
+        version number) can never interleave with another writer's.
+        """
+        with self.engine.connect() as connection:
+            connection.execution_options(opsloop_write=True)
+            with connection.begin():
+                yield connection
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -78,7 +88,7 @@ class Database:
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
+        with self.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
@@ -86,7 +96,32 @@ class Database:
         self.engine.dispose()
 
 
+def retry_races(action: Callable[[], T], what: str, attempts: int = 5) -> T:
+    """Run a write whose get-or-create steps can race another writer's.
+
+    Under PostgreSQL's READ COMMITTED two writers may both find no project (or model) and
+    both insert it; the loser gets a unique-constraint error, which only means "someone
+    created it first", so the write is run again and finds it.
+    """
+    for attempt in range(attempts):
+        try:
+            return action()
+        except SQLIntegrityError:
+            if attempt == attempts - 1:
+                raise Conflict(f"{what}: too many concurrent writers, try again") from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    # pysqlite's own transaction handling is off (see _tune_sqlite); we say BEGIN ourselves.
+    if connection.get_execution_options().get("opsloop_write"):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

@@ -26,6 +26,9 @@ def insert(conn: Connection, project_id: int, name: str) -> int:
 
 
 def next_version(conn: Connection, dataset_id: int) -> int:
+    """The next version number, with the dataset row locked (PostgreSQL) until the caller's
+    transaction ends, so two writers never take the same number."""
+    conn.execute(select(datasets.c.id).where(datasets.c.id == dataset_id).with_for_update())
     current = conn.execute(
         select(func.max(dataset_versions.c.version)).where(
             dataset_versions.c.dataset_id == dataset_id

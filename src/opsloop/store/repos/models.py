@@ -39,10 +39,20 @@ def insert(conn: Connection, project_id: int, name: str, description: str) -> in
 
 
 def next_version(conn: Connection, model_id: int) -> int:
+    """The next version number, with the model row locked (PostgreSQL) until the caller's
+    transaction ends, so two writers never take the same number."""
+    conn.execute(select(models.c.id).where(models.c.id == model_id).with_for_update())
     current = conn.execute(
         select(func.max(model_versions.c.version)).where(model_versions.c.model_id == model_id)
     ).scalar()
     return int(current or 0) + 1
+
+
+def latest_version(conn: Connection, model_id: int) -> int:
+    current = conn.execute(
+        select(func.max(model_versions.c.version)).where(model_versions.c.model_id == model_id)
+    ).scalar()
+    return int(current or 0)
 
 
 def insert_version(conn: Connection, **values: Any) -> None:
