@@ -17,6 +17,7 @@ from opsloop.sdk.client import Client
 from opsloop.server.app import create_app
 from opsloop.services.platform import Platform
 
+from ._asgi import SyncASGITransport
 from ._postgres import create_database, running_cluster
 
 _databases = itertools.count()
@@ -64,11 +65,10 @@ def platform(settings: Settings) -> Iterator[Platform]:
 @pytest.fixture
 def api(sqlite_settings: Settings) -> Iterator[httpx.Client]:
     """Real HTTP requests to a fresh app, in process (no socket)."""
-    from starlette.testclient import TestClient
-
     app = create_app(sqlite_settings)
-    with TestClient(app, base_url="http://testserver") as client:
+    with httpx.Client(transport=SyncASGITransport(app), base_url="http://testserver") as client:
         yield client
+    app.state.platform.close()
 
 
 @pytest.fixture

@@ -67,7 +67,8 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
 def fields(title: str, pairs: Sequence[tuple[str, Any]]) -> None:
     from rich.table import Table
 
-    shown = Table(title=title, title_justify="left", show_header=False, box=None)
+    console().print(title, style="bold", soft_wrap=True, highlight=False)
+    shown = Table(show_header=False, box=None)
     shown.add_column(style="bold")
     shown.add_column(overflow="fold")
     for key, value in pairs:

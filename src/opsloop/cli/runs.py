@@ -29,7 +29,7 @@ def list_runs(
         str | None, typer.Option(help="e.g. 'metrics.f1 desc' [default: newest first]")
     ] = None,
     experiment: Annotated[str | None, typer.Option(help="Only this experiment.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Show at most this many.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List a project's runs, newest first, with a filter and an order."""

@@ -66,7 +66,7 @@ def start_run(
     check_name(project, "project")
     check_name(experiment, "experiment")
     if name is not None:
-        check_label(name, "run name")
+        check_label(name, "name")
     sha, dirty = environment.git_state()
     spec = {
         "id": uuid.uuid4().hex,

@@ -13,7 +13,10 @@ from starlette.exceptions import HTTPException
 from opsloop.domain.errors import InvalidInput, NotFound, OpsloopError
 
 
-def _field_of(location: tuple[Any, ...]) -> str:
+def _field_of(problem: Any) -> str:
+    if problem.get("type") == "json_invalid":  # its location is a character offset
+        return "body"
+    location = tuple(problem.get("loc", ()))
     parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
 
@@ -27,13 +30,11 @@ async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse
     assert isinstance(exc, RequestValidationError)
     problems = exc.errors()
     first = problems[0] if problems else {"loc": (), "msg": "invalid request"}
-    field = _field_of(tuple(first.get("loc", ())))
+    field = _field_of(first)
     error = InvalidInput(
         f"{field}: {first.get('msg', 'invalid')}",
         field=field,
-        detail=[
-            {"field": _field_of(tuple(p.get("loc", ()))), "rule": p.get("msg")} for p in problems
-        ],
+        detail=[{"field": _field_of(p), "rule": p.get("msg")} for p in problems],
     )
     return JSONResponse(error.to_json(), status_code=error.status)
 

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 
 from opsloop.domain.entities import MetricSeries, RunStatus, Signature
 
-Scalar = str | int | float | bool
+
+def _scalar(value: Any) -> str | int | float | bool:
+    if not isinstance(value, str | int | float | bool):
+        raise ValueError("must be a string, a number or a boolean")
+    return value
+
+
+# One validator rather than a union: a wrong value gets one error naming its own field.
+Scalar = Annotated[
+    str | int | float | bool,
+    PlainValidator(_scalar),
+    WithJsonSchema({"type": ["string", "number", "boolean"]}),
+]
 
 
 class Body(BaseModel):

@@ -29,6 +29,7 @@ class Platform:
     def open(cls, settings: Settings) -> Platform:
         db = Database(settings.database_url)
         db.migrate()
+        db.refresh_statistics()
         artifacts = ArtifactStore(settings.artifacts)
         projects = ProjectService(db)
         return cls(

@@ -134,7 +134,7 @@ class TrackingService:
             run_id = uuid.uuid4().hex
         elif not isinstance(run_id, str) or not RUN_ID.match(run_id):
             raise InvalidInput("run id must be 32 lower-case hex digits", field="id")
-        name = check_label(name, "run name") if name is not None else f"run-{run_id[:8]}"
+        name = check_label(name, "name") if name is not None else f"run-{run_id[:8]}"
         clean, clean_tag_values = clean_params(params), clean_tags(tags)
         series = check_metrics(metrics)
         started = now() if start_time is None else epoch_of(start_time)
@@ -189,7 +189,12 @@ class TrackingService:
                 conn, project_id, project, experiment, actor
             )
             if parent_id is not None:
-                parent_id, _status, parent_project = runs.state_of(conn, parent_id)
+                try:
+                    parent_id, _status, parent_project = runs.state_of(conn, parent_id)
+                except NotFound:
+                    raise NotFound(
+                        f"parent run {parent_id!r} not found", field="parent_id"
+                    ) from None
                 if parent_project != project:
                     raise InvalidInput(
                         f"parent run {parent_id} belongs to another project", field="parent_id"

@@ -19,6 +19,8 @@ from opsloop.domain.errors import Conflict, InvalidInput
 
 SCHEMA_REVISION = "0001"
 T = TypeVar("T")
+ANALYZE_FROM_RUNS = 1000
+ANALYSIS_LIMIT = 2000
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -79,6 +81,21 @@ class Database:
         except (OperationalError, ProgrammingError):
             return None
         return row[0] if row else None
+
+    def refresh_statistics(self) -> None:
+        """Give SQLite's query planner statistics (PostgreSQL's autovacuum keeps its own).
+
+        Without them a search starts from the project's runs instead of the few rows a
+        filter matches. Bounded by ``analysis_limit``, so it stays cheap on large stores;
+        skipped while the store is small, where statistics would mislead the planner later.
+        """
+        if not self.is_sqlite:
+            return
+        with self.begin() as connection:
+            size = connection.exec_driver_sql("SELECT max(rowid) FROM runs").scalar() or 0
+            if size >= ANALYZE_FROM_RUNS:
+                connection.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
+                connection.exec_driver_sql("ANALYZE")
 
     def migrate(self) -> None:
         if self.revision() == SCHEMA_REVISION:

@@ -72,6 +72,7 @@ runs = Table(
     Column("packages", JSON, nullable=True),
     Column("error", Text, nullable=True),
     Index(None, "project_id", "start_time"),
+    Index(None, "id", "project_id"),  # covers the run-to-project check of a search
     Index(None, "experiment_id"),
     Index(None, "parent_id"),
 )
@@ -83,6 +84,9 @@ params = Table(
     Column("key", KEY, primary_key=True),
     Column("value", Text, nullable=False),
     Index(None, "key", "value"),
+    # SQLite: the primary key is the table (no rowid), so a lookup by run and key reads the
+    # value in the same b-tree search; search filters then run off the (key, value) index.
+    sqlite_with_rowid=False,
 )
 
 tags = Table(
@@ -91,6 +95,9 @@ tags = Table(
     Column("run_id", ForeignKey("runs.id"), primary_key=True),
     Column("key", KEY, primary_key=True),
     Column("value", Text, nullable=False),
+    # SQLite: the primary key is the table (no rowid), so a lookup by run and key reads the
+    # value in the same b-tree search; search filters then run off the (key, value) index.
+    sqlite_with_rowid=False,
 )
 
 metric_chunks = Table(
@@ -117,6 +124,9 @@ latest_metrics = Table(
     Column("value", Float, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Index(None, "key", "value"),
+    # SQLite: the primary key is the table (no rowid), so a lookup by run and key reads the
+    # value in the same b-tree search; search filters then run off the (key, value) index.
+    sqlite_with_rowid=False,
 )
 
 run_artifacts = Table(

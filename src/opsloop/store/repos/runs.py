@@ -308,55 +308,58 @@ def search(
     limit: int,
     offset: int,
 ) -> tuple[list[Run], int]:
-    statement = _BASE.where(runs.c.project_id == project_id)
+    """A page of a project's runs matching ``clauses``, and how many match in all.
+
+    Each metric, param or tag named in a filter is one join on its ``(key, value)`` index, so
+    the database can start from the few matching values instead of probing every run; one
+    named only in the order is an outer join, so runs without it still come (last).
+    """
+    source = runs.join(projects, projects.c.id == runs.c.project_id).join(
+        experiments, experiments.c.id == runs.c.experiment_id
+    )
+    joined: dict[tuple[str, str], Any] = {}
+
+    def value_of(field: Field, *, required: bool) -> Any:
+        nonlocal source
+        if field.kind == "attribute":
+            return _attribute(field.key)
+        if (field.kind, field.key) not in joined:
+            table = _VALUE_TABLES[field.kind].alias(f"{field.kind}_{len(joined)}")
+            condition = and_(table.c.run_id == runs.c.id, table.c.key == field.key)
+            source = source.join(table, condition, isouter=not required)
+            joined[(field.kind, field.key)] = table
+        return joined[(field.kind, field.key)].c.value
+
+    conditions = [runs.c.project_id == project_id]
     if experiment_id is not None:
-        statement = statement.where(runs.c.experiment_id == experiment_id)
-    for clause in clauses:
-        statement = statement.where(_condition(clause))
-    total = conn.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
+        conditions.append(runs.c.experiment_id == experiment_id)
+    conditions += [
+        _compare(value_of(clause.field, required=True), clause.op, clause.value)
+        for clause in clauses
+    ]
+    ordering = []
     for item in order or [Order(Field("attribute", "start_time"), True)]:
-        column = _order_column(item.field)
-        statement = statement.order_by(
+        column = value_of(item.field, required=False)
+        ordering.append(
             column.desc().nulls_last() if item.descending else column.asc().nulls_last()
         )
-    statement = statement.order_by(runs.c.id).limit(limit).offset(offset)
-    rows = conn.execute(statement).all()
-    return _assemble(conn, list(rows), full=False), int(total)
+    matching = select(*_BASE.selected_columns).select_from(source).where(*conditions)
+    statement = matching.order_by(*ordering, runs.c.id).limit(limit).offset(offset)
+    rows = list(conn.execute(statement).all())
+    if len(rows) < limit and (rows or offset == 0):
+        total = offset + len(rows)  # the last page: no need to count
+    else:
+        total = conn.execute(select(func.count()).select_from(matching.subquery())).scalar_one()
+    return _assemble(conn, rows, full=False), int(total)
 
 
-def _value_column(kind: str, key: str) -> Any:
-    table = {"metric": latest_metrics, "param": params, "tag": tags}[kind]
-    return (
-        select(table.c.value)
-        .where(table.c.run_id == runs.c.id, table.c.key == key)
-        .scalar_subquery()
-    )
-
-
-def _order_column(field: Field) -> Any:
-    if field.kind == "attribute":
-        return _attribute(field.key)
-    return _value_column(field.kind, field.key)
+_VALUE_TABLES = {"metric": latest_metrics, "param": params, "tag": tags}
 
 
 def _attribute(key: str) -> Any:
     if key == "experiment":
         return experiments.c.name
     return runs.c[key]
-
-
-def _condition(clause: Clause) -> ColumnElement[bool]:
-    if clause.field.kind == "attribute":
-        column = _attribute(clause.field.key)
-    else:
-        table = {"metric": latest_metrics, "param": params, "tag": tags}[clause.field.kind]
-        inner = _compare(table.c.value, clause.op, clause.value)
-        return (
-            select(table.c.run_id)
-            .where(table.c.run_id == runs.c.id, table.c.key == clause.field.key, inner)
-            .exists()
-        )
-    return _compare(column, clause.op, clause.value)
 
 
 def _compare(column: Any, op: str, value: float | str) -> ColumnElement[bool]:

@@ -139,6 +139,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_runs_experiment_id"), ["experiment_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_runs_id_project_id"), ["id", "project_id"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_runs_parent_id"), ["parent_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_runs_project_id_start_time"), ["project_id", "start_time"], unique=False
@@ -171,6 +174,7 @@ def upgrade() -> None:
             ["run_id"], ["runs.id"], name=op.f("fk_latest_metrics_run_id_runs")
         ),
         sa.PrimaryKeyConstraint("run_id", "key", name=op.f("pk_latest_metrics")),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("latest_metrics", schema=None) as batch_op:
         batch_op.create_index(
@@ -223,6 +227,7 @@ def upgrade() -> None:
         sa.Column("value", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_params_run_id_runs")),
         sa.PrimaryKeyConstraint("run_id", "key", name=op.f("pk_params")),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("params", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_params_key_value"), ["key", "value"], unique=False)
@@ -255,6 +260,7 @@ def upgrade() -> None:
         sa.Column("value", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_tags_run_id_runs")),
         sa.PrimaryKeyConstraint("run_id", "key", name=op.f("pk_tags")),
+        sqlite_with_rowid=False,
     )
 
 
@@ -279,6 +285,7 @@ def downgrade() -> None:
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_runs_project_id_start_time"))
         batch_op.drop_index(batch_op.f("ix_runs_parent_id"))
+        batch_op.drop_index(batch_op.f("ix_runs_id_project_id"))
         batch_op.drop_index(batch_op.f("ix_runs_experiment_id"))
 
     op.drop_table("runs")
