@@ -47,6 +47,8 @@ class Client:
 
     def close(self) -> None:
         self._transport.close()
+        if isinstance(self._transport, EmbeddedTransport):
+            self._transport.app.state.platform.close()  # type: ignore[attr-defined]
 
     def request(
         self,

@@ -201,22 +201,30 @@ class TrackingService:
                     )
             if runs.exists(conn, run_id):
                 raise Conflict(f"run {run_id} already exists", field="id")
+            ended = now() if end is not None else None
+            if error is not None and len(error) > MAX_ERROR_TEXT:
+                error = error[-MAX_ERROR_TEXT:]
+            # A new run has nothing to compare with or replace: plain inserts, and the answer
+            # is built from what was written rather than read back.
             runs.insert(
                 conn,
                 id=run_id,
                 project_id=project_id,
                 experiment_id=experiment_id,
                 name=name,
-                status=RunStatus.RUNNING.value,
+                status=(end or RunStatus.RUNNING).value,
                 parent_id=parent_id,
                 user=actor.name,
                 start_time=started,
+                end_time=ended,
+                error=error if end is not None else None,
                 git_sha=git_sha,
                 git_dirty=git_dirty,
                 python_version=python_version,
                 packages=dict(packages or {}),
             )
-            self._write(conn, run_id, clean, clean_tag_values, series)
+            runs.insert_values(conn, run_id, clean, clean_tag_values)
+            _written, latest = runs.write_metrics(conn, run_id, series)
             events.append(
                 conn,
                 kind="run.started",
@@ -227,26 +235,37 @@ class TrackingService:
                 time=started,
                 data={"experiment": experiment, "name": name, "parent_id": parent_id},
             )
-            if end is None and not series:
-                return Run(
-                    id=run_id,
+            if end is not None and ended is not None:
+                events.append(
+                    conn,
+                    kind=f"run.{end.value.lower()}",
+                    subject=f"run:{run_id}",
                     project=project,
-                    experiment=experiment,
-                    name=name,
-                    status=RunStatus.RUNNING,
-                    parent_id=parent_id,
-                    user=actor.name,
-                    start_time=at(started),
-                    params=clean,
-                    tags=clean_tag_values,
-                    git_sha=git_sha,
-                    git_dirty=git_dirty,
-                    python_version=python_version,
-                    packages=dict(packages or {}),
+                    actor=actor.name,
+                    actor_kind=actor.kind,
+                    time=ended,
+                    data={"status": end.value},
                 )
-            if end is not None:
-                self._finish(conn, run_id, project, end, error, actor)
-            return runs.get(conn, run_id)
+        return Run(
+            id=run_id,
+            project=project,
+            experiment=experiment,
+            name=name,
+            status=end or RunStatus.RUNNING,
+            parent_id=parent_id,
+            user=actor.name,
+            start_time=at(started),
+            end_time=None if ended is None else at(ended),
+            duration_s=None if ended is None else ended - started,
+            params=clean,
+            tags=clean_tag_values,
+            metrics=latest,
+            git_sha=git_sha,
+            git_dirty=git_dirty,
+            python_version=python_version,
+            packages=dict(packages or {}),
+            error=error if end is not None else None,
+        )
 
     def log(
         self,
@@ -322,7 +341,7 @@ class TrackingService:
     ) -> int:
         runs.write_params(conn, run_id, params)
         runs.write_tags(conn, run_id, tags)
-        return runs.write_metrics(conn, run_id, series)
+        return runs.write_metrics(conn, run_id, series)[0]
 
     def get_run(self, run_id: str) -> Run:
         with self.db.read() as conn:

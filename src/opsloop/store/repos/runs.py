@@ -141,6 +141,21 @@ def write_params(conn: Connection, run_id: str, values: dict[str, str]) -> None:
         conn.execute(_INSERT_PARAM, fresh)
 
 
+def insert_values(
+    conn: Connection, run_id: str, param_values: dict[str, str], tag_values: dict[str, str]
+) -> None:
+    """The first params and tags of a run that has none yet."""
+    if param_values:
+        conn.execute(
+            _INSERT_PARAM,
+            [{"run_id": run_id, "key": k, "value": v} for k, v in param_values.items()],
+        )
+    if tag_values:
+        conn.execute(
+            _INSERT_TAG, [{"run_id": run_id, "key": k, "value": v} for k, v in tag_values.items()]
+        )
+
+
 def write_tags(conn: Connection, run_id: str, values: dict[str, str]) -> None:
     if not values:
         return
@@ -169,9 +184,12 @@ def _latest_upsert(conn: Connection) -> Any:
     return _LATEST_UPSERTS[dialect]
 
 
-def write_metrics(conn: Connection, run_id: str, series: dict[str, MetricSeries]) -> int:
+def write_metrics(
+    conn: Connection, run_id: str, series: dict[str, MetricSeries]
+) -> tuple[int, dict[str, float]]:
     """Append one chunk per key, and move each key's latest value forward if this batch is
-    newer (by step, then timestamp)."""
+    newer (by step, then timestamp). Returns the points written and this batch's latest
+    value per key."""
     chunks: list[dict[str, Any]] = []
     latest: list[dict[str, Any]] = []
     written = 0
@@ -204,10 +222,10 @@ def write_metrics(conn: Connection, run_id: str, series: dict[str, MetricSeries]
         )
         written += count
     if not chunks:
-        return 0
+        return 0, {}
     conn.execute(_INSERT_CHUNK, chunks)
     conn.execute(_latest_upsert(conn), latest)
-    return written
+    return written, {row["key"]: row["value"] for row in latest}
 
 
 def metric_history(conn: Connection, run_id: str, key: str) -> MetricSeries:
