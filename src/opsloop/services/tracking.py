@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from opsloop.domain.entities import Actor, MetricSeries, Run, RunStatus
 from opsloop.domain.errors import Conflict, InvalidInput, NotFound
@@ -30,6 +31,7 @@ from opsloop.store.repos._time import at, epoch_of, now
 MAX_SEARCH_PAGE = 10_000
 MAX_ERROR_TEXT = 20_000
 MAX_CLOCK_SKEW_S = 300.0
+SMALL_SERIES = 32  # below this, plain Python checks beat NumPy's per-call cost
 RUN_ID = re.compile(r"^[0-9a-f]{32}\Z")
 
 
@@ -81,11 +83,13 @@ def check_metrics(series: Mapping[str, MetricSeries] | None) -> dict[str, Metric
                 f"({count}, {len(points.steps)}, {len(points.timestamps)})",
                 field=f"metrics.{key}",
             )
-        values = np.asarray(points.values, dtype="f8")
-        bad = np.flatnonzero(~np.isfinite(values))
-        if len(bad):
+        if count <= SMALL_SERIES:
+            bad = [i for i, value in enumerate(points.values) if not math.isfinite(value)]
+        else:
+            bad = np.flatnonzero(~np.isfinite(np.asarray(points.values, dtype="f8"))).tolist()
+        if bad:
             raise InvalidInput(
-                f"metric {key!r} at step {points.steps[bad[0]]} is {values[bad[0]]}; "
+                f"metric {key!r} at step {points.steps[bad[0]]} is {points.values[bad[0]]}; "
                 "metric values must be finite numbers",
                 field=f"metrics.{key}",
             )
@@ -199,53 +203,57 @@ class TrackingService:
                     raise InvalidInput(
                         f"parent run {parent_id} belongs to another project", field="parent_id"
                     )
-            if runs.exists(conn, run_id):
-                raise Conflict(f"run {run_id} already exists", field="id")
             ended = now() if end is not None else None
             if error is not None and len(error) > MAX_ERROR_TEXT:
                 error = error[-MAX_ERROR_TEXT:]
             # A new run has nothing to compare with or replace: plain inserts, and the answer
             # is built from what was written rather than read back.
-            runs.insert(
-                conn,
-                id=run_id,
-                project_id=project_id,
-                experiment_id=experiment_id,
-                name=name,
-                status=(end or RunStatus.RUNNING).value,
-                parent_id=parent_id,
-                user=actor.name,
-                start_time=started,
-                end_time=ended,
-                error=error if end is not None else None,
-                git_sha=git_sha,
-                git_dirty=git_dirty,
-                python_version=python_version,
-                packages=dict(packages or {}),
-            )
+            try:
+                runs.insert(
+                    conn,
+                    id=run_id,
+                    project_id=project_id,
+                    experiment_id=experiment_id,
+                    name=name,
+                    status=(end or RunStatus.RUNNING).value,
+                    parent_id=parent_id,
+                    user=actor.name,
+                    start_time=started,
+                    end_time=ended,
+                    error=error if end is not None else None,
+                    git_sha=git_sha,
+                    git_dirty=git_dirty,
+                    python_version=python_version,
+                    packages=dict(packages or {}),
+                )
+            except SQLIntegrityError:  # the primary key: this id is taken
+                raise Conflict(f"run {run_id} already exists", field="id") from None
             runs.insert_values(conn, run_id, clean, clean_tag_values)
             _written, latest = runs.write_metrics(conn, run_id, series)
-            events.append(
-                conn,
-                kind="run.started",
-                subject=f"run:{run_id}",
-                project=project,
-                actor=actor.name,
-                actor_kind=actor.kind,
-                time=started,
-                data={"experiment": experiment, "name": name, "parent_id": parent_id},
-            )
+            told = {
+                "subject": f"run:{run_id}",
+                "project": project,
+                "actor": actor.name,
+                "actor_kind": actor.kind,
+            }
+            happened = [
+                {
+                    **told,
+                    "kind": "run.started",
+                    "time": started,
+                    "data": {"experiment": experiment, "name": name, "parent_id": parent_id},
+                }
+            ]
             if end is not None and ended is not None:
-                events.append(
-                    conn,
-                    kind=f"run.{end.value.lower()}",
-                    subject=f"run:{run_id}",
-                    project=project,
-                    actor=actor.name,
-                    actor_kind=actor.kind,
-                    time=ended,
-                    data={"status": end.value},
+                happened.append(
+                    {
+                        **told,
+                        "kind": f"run.{end.value.lower()}",
+                        "time": ended,
+                        "data": {"status": end.value},
+                    }
                 )
+            events.append_many(conn, happened)
         return Run(
             id=run_id,
             project=project,

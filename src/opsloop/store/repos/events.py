@@ -39,6 +39,22 @@ def append(
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
+def append_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Several events in one statement; each row has the keyword arguments of ``append``."""
+    conn.execute(
+        _INSERT,
+        [
+            {
+                **row,
+                "actor_kind": row["actor_kind"].value,
+                "data": row.get("data") or {},
+                "time": row.get("time") or now(),
+            }
+            for row in rows
+        ],
+    )
+
+
 def query(
     conn: Connection,
     *,
