@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -19,25 +19,18 @@ BodyT = TypeVar("BodyT", bound=BaseModel)
 T = TypeVar("T")
 
 
-async def platform(request: Request) -> Platform:
-    found: Platform = request.app.state.platform
-    return found
-
-
-async def actor(
-    request: Request,
-    x_opsloop_actor: Annotated[str | None, Header()] = None,
-    x_opsloop_actor_kind: Annotated[str | None, Header()] = None,
-) -> Actor:
-    name = x_opsloop_actor or request.app.state.platform.settings.actor
+def actor_of(request: Request) -> Actor:
+    """Who is asking: the ``X-Opsloop-Actor`` and ``X-Opsloop-Actor-Kind`` headers."""
+    headers = request.headers
+    name = headers.get("x-opsloop-actor") or request.app.state.platform.settings.actor
     if not name.strip() or len(name) > MAX_ACTOR:
         raise InvalidInput(f"actor must be 1 to {MAX_ACTOR} characters", field="X-Opsloop-Actor")
+    kind_text = headers.get("x-opsloop-actor-kind")
     try:
-        kind = ActorKind(x_opsloop_actor_kind or ActorKind.USER.value)
+        kind = ActorKind(kind_text or ActorKind.USER.value)
     except ValueError:
         raise InvalidInput(
-            f"actor kind {x_opsloop_actor_kind!r} must be one of "
-            + ", ".join(k.value for k in ActorKind),
+            f"actor kind {kind_text!r} must be one of " + ", ".join(k.value for k in ActorKind),
             field="X-Opsloop-Actor-Kind",
         ) from None
     return Actor(name=name, kind=kind)
@@ -60,14 +53,30 @@ class Calls:
         return await run_in_threadpool(function, *args, **kwargs)
 
 
-async def calls(request: Request) -> Calls:
-    found: Calls = request.app.state.calls
-    return found
+class Context:
+    """What every route needs, resolved as one dependency (FastAPI's per-dependency work is
+    a visible share of a small request): the platform, how to call it, and who is asking."""
+
+    __slots__ = ("_actor", "call", "platform", "request")
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.platform: Platform = request.app.state.platform
+        self.call: Calls = request.app.state.calls
+        self._actor: Actor | None = None
+
+    @property
+    def actor(self) -> Actor:
+        if self._actor is None:
+            self._actor = actor_of(self.request)
+        return self._actor
 
 
-PlatformDep = Annotated[Platform, Depends(platform)]
-ActorDep = Annotated[Actor, Depends(actor)]
-CallDep = Annotated[Calls, Depends(calls)]
+async def context(request: Request) -> Context:
+    return Context(request)
+
+
+Ctx = Annotated[Context, Depends(context)]
 
 
 async def parse_body(model: type[BodyT], request: Request) -> BodyT:
@@ -81,6 +90,18 @@ async def parse_body(model: type[BodyT], request: Request) -> BodyT:
         raise RequestValidationError(
             [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
         ) from None
+
+
+def json_reply(entity: BaseModel, status_code: int = 200) -> Response:
+    """An entity as JSON, encoded once by pydantic.
+
+    Returning a model makes FastAPI validate it again, turn it into plain Python and encode
+    that with the standard library; on the tracking path that costs more than the query.
+    Routes that use this still declare ``response_model`` for the OpenAPI document.
+    """
+    return Response(
+        entity.model_dump_json(), status_code=status_code, media_type="application/json"
+    )
 
 
 def body_schema(model: type[BaseModel]) -> dict[str, Any]:

@@ -4,34 +4,27 @@ from fastapi import APIRouter
 
 from opsloop.domain.entities import Dataset, DatasetVersion
 from opsloop.domain.errors import InvalidInput
-from opsloop.server.deps import ActorDep, CallDep, PlatformDep
+from opsloop.server.deps import Ctx
 from opsloop.server.schemas import DatasetVersionCreate
 
 router = APIRouter(tags=["datasets"])
 
 
 @router.get("/datasets")
-async def list_datasets(
-    platform: PlatformDep, call: CallDep, project: str | None = None
-) -> list[Dataset]:
-    return await call(platform.datasets.list_datasets, project)
+async def list_datasets(ctx: Ctx, project: str | None = None) -> list[Dataset]:
+    return await ctx.call(ctx.platform.datasets.list_datasets, project)
 
 
 @router.post("/projects/{project}/datasets/{name}/versions", status_code=201)
 async def create_version(
-    project: str,
-    name: str,
-    body: DatasetVersionCreate,
-    platform: PlatformDep,
-    actor: ActorDep,
-    call: CallDep,
+    project: str, name: str, body: DatasetVersionCreate, ctx: Ctx
 ) -> DatasetVersion:
-    return await call(
-        platform.datasets.create_version,
+    return await ctx.call(
+        ctx.platform.datasets.create_version,
         project,
         name,
         body.sha256,
-        actor=actor,
+        actor=ctx.actor,
         parents=body.parents,
         source=body.source,
         description=body.description,
@@ -39,18 +32,14 @@ async def create_version(
 
 
 @router.get("/projects/{project}/datasets/{name}/versions")
-async def list_versions(
-    project: str, name: str, platform: PlatformDep, call: CallDep
-) -> list[DatasetVersion]:
-    return await call(platform.datasets.list_versions, project, name)
+async def list_versions(project: str, name: str, ctx: Ctx) -> list[DatasetVersion]:
+    return await ctx.call(ctx.platform.datasets.list_versions, project, name)
 
 
 @router.get("/projects/{project}/datasets/{name}/versions/{version}")
-async def get_version(
-    project: str, name: str, version: str, platform: PlatformDep, call: CallDep
-) -> DatasetVersion:
+async def get_version(project: str, name: str, version: str, ctx: Ctx) -> DatasetVersion:
     """``version`` is a number or ``latest``."""
     if version != "latest" and not version.isdigit():
         raise InvalidInput(f"version {version!r} must be a number or 'latest'", field="version")
     number = None if version == "latest" else int(version)
-    return await call(platform.datasets.get_version, project, name, number)
+    return await ctx.call(ctx.platform.datasets.get_version, project, name, number)

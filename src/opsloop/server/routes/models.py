@@ -6,47 +6,40 @@ from fastapi import APIRouter, Query
 
 from opsloop.domain.entities import AliasMove, Model, ModelVersion
 from opsloop.domain.names import ModelRef
-from opsloop.server.deps import ActorDep, CallDep, PlatformDep
+from opsloop.server.deps import Ctx
 from opsloop.server.schemas import AliasSet, ModelCreate, ModelVersionCreate
 
 router = APIRouter(tags=["models"])
 
 
 @router.get("/models")
-async def list_models(
-    platform: PlatformDep, call: CallDep, project: str | None = None
-) -> list[Model]:
-    return await call(platform.registry.list_models, project)
+async def list_models(ctx: Ctx, project: str | None = None) -> list[Model]:
+    return await ctx.call(ctx.platform.registry.list_models, project)
 
 
 @router.post("/projects/{project}/models", status_code=201)
-async def create_model(
-    project: str, body: ModelCreate, platform: PlatformDep, actor: ActorDep, call: CallDep
-) -> Model:
-    return await call(platform.registry.create_model, project, body.name, actor, body.description)
+async def create_model(project: str, body: ModelCreate, ctx: Ctx) -> Model:
+    return await ctx.call(
+        ctx.platform.registry.create_model, project, body.name, ctx.actor, body.description
+    )
 
 
 @router.get("/projects/{project}/models/{model}")
-async def get_model(project: str, model: str, platform: PlatformDep, call: CallDep) -> Model:
-    return await call(platform.registry.get_model, project, model)
+async def get_model(project: str, model: str, ctx: Ctx) -> Model:
+    return await ctx.call(ctx.platform.registry.get_model, project, model)
 
 
 @router.post("/projects/{project}/models/{model}/versions", status_code=201)
 async def register_version(
-    project: str,
-    model: str,
-    body: ModelVersionCreate,
-    platform: PlatformDep,
-    actor: ActorDep,
-    call: CallDep,
+    project: str, model: str, body: ModelVersionCreate, ctx: Ctx
 ) -> ModelVersion:
-    return await call(
-        platform.registry.register_version,
+    return await ctx.call(
+        ctx.platform.registry.register_version,
         project,
         model,
         flavor=body.flavor,
         sha256=body.sha256,
-        actor=actor,
+        actor=ctx.actor,
         signature=body.signature,
         run_id=body.run_id,
         description=body.description,
@@ -54,44 +47,30 @@ async def register_version(
 
 
 @router.get("/projects/{project}/models/{model}/versions")
-async def list_versions(
-    project: str, model: str, platform: PlatformDep, call: CallDep
-) -> list[ModelVersion]:
-    return await call(platform.registry.list_versions, project, model)
+async def list_versions(project: str, model: str, ctx: Ctx) -> list[ModelVersion]:
+    return await ctx.call(ctx.platform.registry.list_versions, project, model)
 
 
 @router.get("/projects/{project}/models/{model}/versions/{version}")
-async def get_version(
-    project: str, model: str, version: str, platform: PlatformDep, call: CallDep
-) -> ModelVersion:
+async def get_version(project: str, model: str, version: str, ctx: Ctx) -> ModelVersion:
     """``version`` is a number, an alias, or ``latest``."""
     if version.isdigit():
         ref = ModelRef(project, model, version=int(version))
     else:
         ref = ModelRef(project, model, alias=version)
-    return await call(platform.registry.resolve, ref)
+    return await ctx.call(ctx.platform.registry.resolve, ref)
 
 
 @router.put("/projects/{project}/models/{model}/aliases/{alias}")
-async def set_alias(
-    project: str,
-    model: str,
-    alias: str,
-    body: AliasSet,
-    platform: PlatformDep,
-    actor: ActorDep,
-    call: CallDep,
-) -> AliasMove:
-    return await call(
-        platform.registry.set_alias, project, model, alias, body.version, actor, body.reason
+async def set_alias(project: str, model: str, alias: str, body: AliasSet, ctx: Ctx) -> AliasMove:
+    return await ctx.call(
+        ctx.platform.registry.set_alias, project, model, alias, body.version, ctx.actor, body.reason
     )
 
 
 @router.delete("/projects/{project}/models/{model}/aliases/{alias}")
-async def remove_alias(
-    project: str, model: str, alias: str, platform: PlatformDep, actor: ActorDep, call: CallDep
-) -> AliasMove:
-    return await call(platform.registry.set_alias, project, model, alias, None, actor)
+async def remove_alias(project: str, model: str, alias: str, ctx: Ctx) -> AliasMove:
+    return await ctx.call(ctx.platform.registry.set_alias, project, model, alias, None, ctx.actor)
 
 
 @router.get("/projects/{project}/models/{model}/aliases/{alias}/history")
@@ -99,8 +78,7 @@ async def alias_history(
     project: str,
     model: str,
     alias: str,
-    platform: PlatformDep,
-    call: CallDep,
+    ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[AliasMove]:
-    return await call(platform.registry.alias_history, project, model, alias, limit)
+    return await ctx.call(ctx.platform.registry.alias_history, project, model, alias, limit)
