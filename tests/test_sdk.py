@@ -104,8 +104,9 @@ def test_a_bad_metric_is_refused_where_it_is_logged(sdk: Client, value: Any) -> 
 def test_a_param_changed_in_the_same_run_is_refused(sdk: Client) -> None:
     with opsloop.start_run(project="p", params={"C": 1}) as run:
         run.log_params({"C": 1, "seed": 7})
-        with pytest.raises(InvalidInput, match="write-once"):
+        with pytest.raises(Conflict, match="write-once") as caught:
             run.log_param("C", 2)
+        assert caught.value.field == "params.C"
     assert opsloop.get_run(run.id).params == {"C": "1", "seed": "7"}
 
 

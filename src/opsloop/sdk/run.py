@@ -23,7 +23,12 @@ from typing import TYPE_CHECKING, Any
 from opsloop.domain.entities import DatasetVersion, ModelVersion, Run
 from opsloop.domain.errors import InvalidInput
 from opsloop.domain.names import check_key, check_name
-from opsloop.services.tracking import clean_params, clean_tags
+from opsloop.services.tracking import (
+    clean_params,
+    clean_tags,
+    not_finite,
+    refuse_changed_params,
+)
 
 if TYPE_CHECKING:
     from opsloop.sdk.client import Client
@@ -53,10 +58,7 @@ class _Series:
 
 
 def _refuse(key: str, value: object) -> None:
-    raise InvalidInput(
-        f"metric {key!r} is {value!r}; metric values must be finite numbers",
-        field=f"metrics.{key}",
-    )
+    raise not_finite(key, value)
 
 
 def _metric_value(key: str, value: object) -> float:
@@ -139,13 +141,8 @@ class ActiveRun:
             self._refuse_ended()
         clean = clean_params(values)
         with self._lock:
-            for key, value in clean.items():
-                before = self._params.get(key, self._sent_params.get(key))
-                if before is not None and before != value:
-                    raise InvalidInput(
-                        f"param {key!r} is already {before!r}; params are write-once",
-                        field=f"params.{key}",
-                    )
+            # Checked here too, so a mistake fails where it is made, not at the next flush.
+            refuse_changed_params(self.id, {**self._sent_params, **self._params}, clean)
             self._params.update(clean)
 
     def log_param(self, key: str, value: Any) -> None:

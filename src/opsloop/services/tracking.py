@@ -73,6 +73,27 @@ def clean_tags(values: Mapping[str, Any] | None) -> dict[str, str]:
     return cleaned
 
 
+def refuse_changed_params(run_id: str, stored: Mapping[str, str], given: Mapping[str, str]) -> None:
+    """Params are write-once: the same value again is fine, a different one is a conflict."""
+    for key, value in given.items():
+        before = stored.get(key)
+        if before is not None and before != value:
+            raise Conflict(
+                f"param {key!r} of run {run_id} is already {before!r}; params are write-once "
+                f"(got {value!r})",
+                field=f"params.{key}",
+            )
+
+
+def not_finite(key: str, value: object, step: int | None = None) -> InvalidInput:
+    """The error for a metric value that is NaN or infinite."""
+    where = "" if step is None else f" at step {step}"
+    return InvalidInput(
+        f"metric {key!r}{where} is {value}; metric values must be finite numbers",
+        field=f"metrics.{key}",
+    )
+
+
 def check_metrics(series: Mapping[str, MetricSeries] | None) -> dict[str, MetricSeries]:
     for key, points in (series or {}).items():
         check_key(key, "metrics key")
@@ -88,11 +109,7 @@ def check_metrics(series: Mapping[str, MetricSeries] | None) -> dict[str, Metric
         else:
             bad = np.flatnonzero(~np.isfinite(np.asarray(points.values, dtype="f8"))).tolist()
         if bad:
-            raise InvalidInput(
-                f"metric {key!r} at step {points.steps[bad[0]]} is {points.values[bad[0]]}; "
-                "metric values must be finite numbers",
-                field=f"metrics.{key}",
-            )
+            raise not_finite(key, points.values[bad[0]], points.steps[bad[0]])
         if count and min(points.steps) < 0:
             raise InvalidInput(f"metric {key!r}: steps must be >= 0", field=f"metrics.{key}")
     return dict(series or {})
@@ -347,7 +364,10 @@ class TrackingService:
         tags: dict[str, str],
         series: dict[str, MetricSeries],
     ) -> int:
-        runs.write_params(conn, run_id, params)
+        stored = runs.params_of(conn, run_id, list(params))
+        refuse_changed_params(run_id, stored, params)
+        fresh = {key: value for key, value in params.items() if key not in stored}
+        runs.insert_values(conn, run_id, fresh, {})
         runs.write_tags(conn, run_id, tags)
         return runs.write_metrics(conn, run_id, series)[0]
 

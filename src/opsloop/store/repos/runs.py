@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from opsloop.domain.entities import DatasetInput, MetricSeries, Run, RunArtifact, RunStatus
-from opsloop.domain.errors import Conflict, InvalidInput, NotFound
+from opsloop.domain.errors import InvalidInput, NotFound
 from opsloop.domain.run_query import Clause, Field, Order
 from opsloop.store.repos._time import at, at_or_none
 from opsloop.store.tables import (
@@ -123,23 +123,11 @@ def finish(
     )
 
 
-def write_params(conn: Connection, run_id: str, values: dict[str, str]) -> None:
-    """Params are write-once: the same value again is fine, a different one is a conflict."""
-    if not values:
-        return
-    existing = dict(conn.execute(_PARAMS_OF, {"run_id": run_id, "keys": list(values)}).all())
-    for key, value in values.items():
-        if key in existing and existing[key] != value:
-            raise Conflict(
-                f"param {key!r} of run {run_id} is already {existing[key]!r}; params are "
-                f"write-once (got {value!r})",
-                field=f"params.{key}",
-            )
-    fresh = [
-        {"run_id": run_id, "key": k, "value": v} for k, v in values.items() if k not in existing
-    ]
-    if fresh:
-        conn.execute(_INSERT_PARAM, fresh)
+def params_of(conn: Connection, run_id: str, keys: list[str]) -> dict[str, str]:
+    """The stored values of ``keys`` (those that have one) for a run."""
+    if not keys:
+        return {}
+    return dict(conn.execute(_PARAMS_OF, {"run_id": run_id, "keys": keys}).all())
 
 
 def insert_values(
