@@ -135,6 +135,16 @@ def test_explicit_flush_sends_the_buffer(sdk: Client) -> None:
         assert opsloop.get_run(run.id).tags == {"team": "trust-and-safety"}
 
 
+def test_a_run_the_server_refuses_to_create_fails_where_the_user_is(sdk: Client) -> None:
+    run = opsloop.start_run(project="p", parent="0" * 32)  # no such parent: found out later
+    run.log_metric("loss", 0.5)
+    with pytest.raises(NotFound) as caught:
+        run.end()
+    assert caught.value.field == "parent_id"
+    with pytest.raises(NotFound):
+        opsloop.get_run(run.id)  # nothing half-made was stored
+
+
 def test_a_run_records_where_it_ran(sdk: Client) -> None:
     with opsloop.start_run(project="p") as run:
         pass

@@ -140,6 +140,19 @@ def test_search_filters_and_orders_by_metrics_params_and_attributes(platform: Pl
     assert total == 4
 
 
+def test_counts_match_when_an_experiment_and_a_metric_filter_meet(platform: Platform) -> None:
+    for experiment, f1 in [("a", 0.9), ("b", 0.9), ("b", 0.2), ("b", 0.7)]:
+        run = platform.tracking.start_run(project="p", actor=ACTOR, experiment=experiment)
+        platform.tracking.end_run(run.id, actor=ACTOR, metrics={"f1": series([f1])})
+    found, total = platform.tracking.search_runs(
+        "p", filter="experiment = 'b' and metrics.f1 > 0.5", order_by="metrics.f1 desc", limit=1
+    )
+    assert total == 2
+    assert [r.metrics["f1"] for r in found] == [0.9]
+    _found, total = platform.tracking.search_runs("p", experiment="b", filter="metrics.f1 < 0.8")
+    assert total == 2
+
+
 @pytest.mark.parametrize(
     "query",
     ["metrics.f1 >", "bogus = 1", "metrics.f1 = 'high'", "metrics.f1 ~ 3", "name like 3"],
