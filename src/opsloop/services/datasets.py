@@ -4,31 +4,36 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from sqlalchemy import Connection
 
 from opsloop.domain.entities import Actor, Dataset, DatasetProfile, DatasetVersion
 from opsloop.domain.errors import InvalidInput
 from opsloop.domain.names import DatasetRef, check_name, parse_dataset_ref
-from opsloop.services.profiling import profile_table
 from opsloop.services.projects import ProjectService
 from opsloop.store.artifacts import ArtifactStore, check_sha256
 from opsloop.store.database import Database, retry_races
 from opsloop.store.repos import datasets, events, projects
 from opsloop.store.repos._time import now
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 MAX_TEXT = 10_000
 
 
 def table_to_parquet(table: pa.Table) -> bytes:
+    import pyarrow.parquet as pq
+
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue()
 
 
 def parquet_to_table(data: bytes) -> pa.Table:
+    import pyarrow.parquet as pq
+
     return pq.read_table(io.BytesIO(data))
 
 
@@ -60,6 +65,10 @@ class DatasetService:
         for field, text in (("source", source), ("description", description)):
             if len(text) > MAX_TEXT:
                 raise InvalidInput(f"{field} is longer than {MAX_TEXT} characters", field=field)
+        import pyarrow as pa  # here, not at import: the CLI's listings never need Arrow
+
+        from opsloop.services.profiling import profile_table
+
         try:
             table = parquet_to_table(self.artifacts.get(sha256))
         except (pa.ArrowInvalid, OSError) as exc:

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from opsloop.domain.entities import Actor, MetricSeries, Run, RunStatus
@@ -107,6 +106,8 @@ def check_metrics(series: Mapping[str, MetricSeries] | None) -> dict[str, Metric
         if count <= SMALL_SERIES:
             bad = [i for i, value in enumerate(points.values) if not math.isfinite(value)]
         else:
+            import numpy as np
+
             bad = np.flatnonzero(~np.isfinite(np.asarray(points.values, dtype="f8"))).tolist()
         if bad:
             raise not_finite(key, points.values[bad[0]], points.steps[bad[0]])

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import joblib
-
 from opsloop.services.flavors.base import Flavor, module_of
 
 _NATIVE = b"OPSLOOP-NATIVE-BOOSTER\n"
@@ -19,6 +17,7 @@ class LightGBMFlavor(Flavor):
         return module_of(model).startswith("lightgbm")
 
     def save(self, model: Any) -> bytes:
+        import joblib
         import lightgbm
 
         if isinstance(model, lightgbm.Booster):
@@ -28,6 +27,7 @@ class LightGBMFlavor(Flavor):
         return sink.getvalue()
 
     def load(self, data: bytes) -> Any:
+        import joblib
         import lightgbm
 
         if data.startswith(_NATIVE):
@@ -42,6 +42,7 @@ class XGBoostFlavor(Flavor):
         return module_of(model).startswith("xgboost")
 
     def save(self, model: Any) -> bytes:
+        import joblib
         import xgboost
 
         if isinstance(model, xgboost.Booster):
@@ -51,6 +52,7 @@ class XGBoostFlavor(Flavor):
         return sink.getvalue()
 
     def load(self, data: bytes) -> Any:
+        import joblib
         import xgboost
 
         if data.startswith(_NATIVE):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from opsloop.services.flavors.base import Flavor, module_of
 
 
@@ -34,6 +32,8 @@ class OnnxModel:
         self.output_names = [output.name for output in self.session.get_outputs()]
 
     def _run(self, inputs: Any) -> list[Any]:
+        import numpy as np
+
         array = np.asarray(getattr(inputs, "values", inputs), dtype=np.float32)
         return list(self.session.run(None, {self.input_name: array}))
 
@@ -46,6 +46,8 @@ class OnnxModel:
             raise AttributeError("this ONNX model has no probability output")
         probabilities = outputs[1]
         if isinstance(probabilities, list):  # skl2onnx's ZipMap: one {class: p} per row
+            import numpy as np
+
             keys = sorted(probabilities[0])
             return np.array([[row[k] for k in keys] for row in probabilities])
         return probabilities

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
-
 from opsloop.services.flavors.base import Flavor
 
 
@@ -27,10 +25,14 @@ class PyFuncFlavor(Flavor):
         return callable(getattr(model, "predict", None)) or callable(model)
 
     def save(self, model: Any) -> bytes:
+        import cloudpickle
+
         if not callable(getattr(model, "predict", None)):
             model = FunctionModel(model)
         data: bytes = cloudpickle.dumps(model)
         return data
 
     def load(self, data: bytes) -> Any:
+        import cloudpickle
+
         return cloudpickle.loads(data)

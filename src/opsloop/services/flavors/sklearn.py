@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import joblib
-
 from opsloop.services.flavors.base import Flavor, module_of
 
 
@@ -19,9 +17,13 @@ class SklearnFlavor(Flavor):
         return callable(getattr(model, "predict", None))
 
     def save(self, model: Any) -> bytes:
+        import joblib
+
         sink = io.BytesIO()
         joblib.dump(model, sink)
         return sink.getvalue()
 
     def load(self, data: bytes) -> Any:
+        import joblib
+
         return joblib.load(io.BytesIO(data))

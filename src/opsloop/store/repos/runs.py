@@ -6,7 +6,6 @@ import struct
 from collections import defaultdict
 from typing import Any
 
-import numpy as np
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -195,6 +194,8 @@ def write_metrics(
             last_step, last_value = points.steps[last], points.values[last]
             last_stamp = points.timestamps[last]
         else:
+            import numpy as np
+
             steps = np.asarray(points.steps, dtype="<i8")
             values = np.asarray(points.values, dtype="<f8")
             stamps = np.asarray(points.timestamps, dtype="<i8")
@@ -238,6 +239,8 @@ def metric_history(conn: Connection, run_id: str, key: str) -> MetricSeries:
     ).all()
     if not rows:
         raise NotFound(f"run {run_id} has no metric {key!r}", field="key")
+    import numpy as np
+
     steps = np.concatenate([np.frombuffer(row[0], dtype="<i8") for row in rows])
     values = np.concatenate([np.frombuffer(row[1], dtype="<f8") for row in rows])
     stamps = np.concatenate([np.frombuffer(row[2], dtype="<i8") for row in rows])
