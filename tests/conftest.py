@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -97,12 +98,10 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[str]:
-    """A real ``opsloop server`` (uvicorn) on 127.0.0.1; stopped when the test ends."""
-    port = free_port()
-    home = tmp_path / "server-home"
-    log = (tmp_path / "server.log").open("wb")
+@contextmanager
+def running_server(home: Path, port: int, log_path: Path) -> Iterator[str]:
+    """A real ``opsloop server`` (uvicorn) on 127.0.0.1:``port``, stopped on exit."""
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -127,7 +126,7 @@ def live_server(tmp_path: Path) -> Iterator[str]:
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                output = (tmp_path / "server.log").read_text(errors="replace")
+                output = log_path.read_text(errors="replace")
                 raise RuntimeError(f"opsloop server did not start:\n{output}")
             time.sleep(0.1)
         yield url
@@ -139,3 +138,10 @@ def live_server(tmp_path: Path) -> Iterator[str]:
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[str]:
+    """A real ``opsloop server`` (uvicorn) on 127.0.0.1; stopped when the test ends."""
+    with running_server(tmp_path / "server-home", free_port(), tmp_path / "server.log") as url:
+        yield url

@@ -308,7 +308,19 @@ BIG = "x" * 6001
             "POST",
             f"/runs/{RUN}/log",
             {"metrics": {"loss": {"values": [1.0], "steps": [-1], "timestamps": [3]}}},
-            "metrics.loss",
+            "metrics.loss.steps.0",
+        ),
+        (
+            "POST",
+            f"/runs/{RUN}/log",
+            {"metrics": {"loss": {"values": [1.0], "steps": [2**70], "timestamps": [3]}}},
+            "metrics.loss.steps.0",
+        ),
+        (
+            "POST",
+            f"/runs/{RUN}/log",
+            {"metrics": {"loss": {"values": [1.0], "steps": [1], "timestamps": [2**64]}}},
+            "metrics.loss.timestamps.0",
         ),
         # references
         ("POST", "/projects/p/models/m/versions", {"flavor": "nope", "sha256": "{sha}"}, "flavor"),
@@ -467,3 +479,20 @@ def test_no_write_route_answers_garbage_with_a_server_error(
             )
             assert 400 <= response.status_code < 500, (method, path, text, response.text)
             assert set(response.json()["error"]) >= {"code", "message"}
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/v1/projects/p/models/m/versions/\u00b2", "version"),
+        (f"/api/v1/projects/p/models/m/versions/{2**70}", "version"),
+        (f"/api/v1/projects/p/datasets/d/versions/{2**70}", "version"),
+        ("/api/v1/projects/p/datasets/d/versions/\u00b2", "version"),
+        (f"/api/v1/projects/p/runs?offset={2**70}", "offset"),
+    ],
+)
+def test_out_of_range_numbers_in_urls_are_422(api: httpx.Client, path: str, field: str) -> None:
+    api.post("/api/v1/projects", json={"name": "p"})
+    response = api.get(path)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == field

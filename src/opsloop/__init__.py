@@ -53,6 +53,7 @@ _OTHER = {
     "NotFound": "opsloop.domain.errors",
     "Conflict": "opsloop.domain.errors",
     "InvalidInput": "opsloop.domain.errors",
+    "Unavailable": "opsloop.domain.errors",
     "create_app": "opsloop.server.app",
 }
 
@@ -64,6 +65,7 @@ __all__ = [
     "NotFound",
     "OpsloopError",
     "Settings",
+    "Unavailable",
     "__version__",
     "active_run",
     "connect",
@@ -82,7 +84,13 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from opsloop.domain.errors import Conflict, InvalidInput, NotFound, OpsloopError
+    from opsloop.domain.errors import (
+        Conflict,
+        InvalidInput,
+        NotFound,
+        OpsloopError,
+        Unavailable,
+    )
     from opsloop.domain.settings import Settings
     from opsloop.sdk.api import (
         active_run,

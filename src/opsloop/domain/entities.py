@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -89,12 +89,15 @@ class Run(Entity):
     error: str | None = None
 
 
+Whole64 = Annotated[int, Field(ge=0, lt=2**63)]
+
+
 class MetricSeries(BaseModel):
     """One metric's points, column by column (cheap to validate and to send in bulk)."""
 
     values: list[float]
-    steps: list[int]
-    timestamps: list[int] = Field(description="epoch milliseconds")
+    steps: list[Whole64]
+    timestamps: list[Whole64] = Field(description="epoch milliseconds")
 
 
 class ColumnProfile(Entity):

@@ -72,6 +72,13 @@ class IntegrityError(OpsloopError):
     code = "integrity"
 
 
+class Unavailable(OpsloopError):
+    """The opsloop server could not be reached, or did not answer in time."""
+
+    status = 503
+    code = "unavailable"
+
+
 class Unauthorized(OpsloopError):
     status = 401
     code = "unauthorized"
@@ -84,5 +91,13 @@ class Forbidden(OpsloopError):
 
 _BY_CODE: dict[str, type[OpsloopError]] = {
     kind.code: kind
-    for kind in (InvalidInput, NotFound, Conflict, IntegrityError, Unauthorized, Forbidden)
+    for kind in (
+        InvalidInput,
+        NotFound,
+        Conflict,
+        IntegrityError,
+        Unavailable,
+        Unauthorized,
+        Forbidden,
+    )
 }

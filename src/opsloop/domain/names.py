@@ -59,6 +59,22 @@ def check_key(value: object, field: str) -> str:
     return value
 
 
+MAX_VERSION = 2**31 - 1
+
+
+def parse_version(text: str, field: str = "version") -> int:
+    """A version number as written in a reference or a URL: ASCII digits, 1 to 2**31 - 1."""
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_VERSION:
+        raise InvalidInput(
+            f"{field} {text!r} must be a whole number from 1 to {MAX_VERSION}", field=field
+        )
+    return int(text)
+
+
+def is_version(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 @dataclass(frozen=True)
 class ModelRef:
     """``project/model``, optionally pinned: ``@alias`` or ``/version`` (or ``@3``)."""
@@ -100,10 +116,8 @@ def parse_model_ref(text: str, field: str = "model") -> ModelRef:
     model = check_name(parts[1], f"{field} name")
     if pin is None:
         return ModelRef(project, model)
-    if pin.isascii() and pin.isdigit():
-        if int(pin) < 1:
-            raise InvalidInput(f"{field} version {pin!r} must be 1 or more", field=field)
-        return ModelRef(project, model, version=int(pin))
+    if is_version(pin):
+        return ModelRef(project, model, version=parse_version(pin, field))
     return ModelRef(project, model, alias=check_name(pin, f"{field} alias"))
 
 
@@ -133,6 +147,4 @@ def parse_dataset_ref(text: str, field: str = "dataset") -> DatasetRef:
     dataset = check_name(parts[1], f"{field} name")
     if "@" not in text:
         return DatasetRef(project, dataset)
-    if not (pin.isascii() and pin.isdigit()) or int(pin) < 1:
-        raise InvalidInput(f"{field} version {pin!r} must be a positive whole number", field=field)
-    return DatasetRef(project, dataset, int(pin))
+    return DatasetRef(project, dataset, parse_version(pin, field))

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 from opsloop.domain.errors import InvalidInput
 
 Kind = Literal["metric", "param", "tag", "attribute"]
 ATTRIBUTES = ("name", "status", "experiment", "user", "parent_id", "start_time", "end_time")
+TIME_ATTRIBUTES = ("start_time", "end_time")
 OPS = ("=", "!=", "<", "<=", ">", ">=", "like")
 _PREFIXES: dict[str, Kind] = {"metrics": "metric", "params": "param", "tags": "tag"}
 
@@ -132,6 +134,8 @@ def _parse_clause(text: str) -> Clause:
         raise InvalidInput(
             f"search clause {text!r}: {raw!r} is not a number or a quoted string", field="filter"
         )
+    if field.kind == "attribute":
+        value = _attribute_value(field.key, raw, value)
     if field.kind == "metric" and not isinstance(value, float):
         raise InvalidInput(f"metrics compare with numbers, not {raw!r}", field="filter")
     if field.kind in ("param", "tag") and isinstance(value, float):
@@ -139,6 +143,25 @@ def _parse_clause(text: str) -> Clause:
     if op == "like" and not isinstance(value, str):
         raise InvalidInput("like takes a quoted pattern", field="filter")
     return Clause(field, op, value)
+
+
+def _attribute_value(key: str, raw: str, value: float | str) -> float | str:
+    """Times compare as epoch seconds (a number, or an ISO date or time, UTC unless it says
+    otherwise); the other attributes are text and take a quoted string."""
+    if key in TIME_ATTRIBUTES:
+        if isinstance(value, float):
+            return value
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidInput(
+                f"{key} takes epoch seconds or an ISO date such as '2026-11-01', not {raw!r}",
+                field="filter",
+            ) from None
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    if isinstance(value, float):
+        raise InvalidInput(f"{key} is text: quote the value ('{raw}')", field="filter")
+    return value
 
 
 def parse_order(text: str | None) -> list[Order]:

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import atexit
 import math
+import operator
 import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from opsloop.domain.entities import DatasetVersion, ModelVersion, Run
-from opsloop.domain.errors import InvalidInput
+from opsloop.domain.errors import Conflict, InvalidInput, OpsloopError
 from opsloop.domain.names import check_key, check_name
 from opsloop.services.tracking import (
     clean_params,
@@ -36,11 +37,21 @@ if TYPE_CHECKING:
 FLUSH_EVERY_S = 0.5
 CREATE_AFTER_S = 0.5
 FLUSH_AT_POINTS = 50_000
+MAX_INT64 = 2**63
 
 _active = threading.local()
 _now = time.time
 
-Batch = tuple[dict[str, str], dict[str, str], dict[str, dict[str, Sequence[Any]]]]
+Taken = tuple[dict[str, str], dict[str, str], dict[str, list[tuple[float, int, int]]]]
+
+
+def _columns(points: dict[str, list[tuple[float, int, int]]]) -> dict[str, dict[str, Any]]:
+    """Buffered points as the API's columnar metric batch."""
+    metrics: dict[str, dict[str, Any]] = {}
+    for key, batch in points.items():
+        values, steps, stamps = zip(*batch, strict=True)
+        metrics[key] = {"values": values, "steps": steps, "timestamps": stamps}
+    return metrics
 
 
 def active_runs() -> list[ActiveRun]:
@@ -59,6 +70,22 @@ class _Series:
 
 def _refuse(key: str, value: object) -> None:
     raise not_finite(key, value)
+
+
+def _whole(key: str, what: str, value: object) -> int:
+    """A step or timestamp: a whole number (NumPy's too) from 0 to 2**63 - 1."""
+    try:
+        number = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise InvalidInput(
+            f"metric {key!r}: {what} must be a whole number, not {type(value).__name__}",
+            field=f"metrics.{key}",
+        ) from None
+    if not 0 <= number < MAX_INT64:
+        raise InvalidInput(
+            f"metric {key!r}: {what} {number} must be from 0 to 2**63 - 1", field=f"metrics.{key}"
+        )
+    return number
 
 
 def _metric_value(key: str, value: object) -> float:
@@ -118,6 +145,12 @@ class ActiveRun:
             _refuse(key, value)
         if step is None:
             step = series.next_step
+        elif step.__class__ is not int or not 0 <= step < MAX_INT64:
+            step = _whole(key, "step", step)
+        if timestamp_ms is not None and (
+            timestamp_ms.__class__ is not int or not 0 <= timestamp_ms < MAX_INT64
+        ):
+            timestamp_ms = _whole(key, "timestamp_ms", timestamp_ms)
         series.next_step = step + 1
         # One append of one tuple: atomic, so the flusher thread needs no lock against us.
         series.points.append(
@@ -200,22 +233,50 @@ class ActiveRun:
         )
 
     # -- sending ----------------------------------------------------------------------------
-    def _take(self) -> Batch:
+    def _take(self) -> Taken:
+        """Everything buffered, removed from the buffers (``_restore`` puts it back)."""
         with self._lock:
             params, tags = self._params, self._tags
             self._params, self._tags = {}, {}
-            self._sent_params.update(params)
         self._pending = 0
-        metrics: dict[str, dict[str, Sequence[Any]]] = {}
+        points: dict[str, list[tuple[float, int, int]]] = {}
         for key, series in list(self._series.items()):
             taken = len(series.points)
-            if not taken:
-                continue
-            points = series.points[:taken]
-            del series.points[:taken]  # only ever appended to at the end meanwhile
-            values, steps, stamps = zip(*points, strict=True)
-            metrics[key] = {"values": values, "steps": steps, "timestamps": stamps}
-        return params, tags, metrics
+            if taken:
+                points[key] = series.points[:taken]
+                del series.points[:taken]  # only ever appended to at the end meanwhile
+        return params, tags, points
+
+    def _restore(self, taken: Taken) -> None:
+        """Put back a batch that did not reach the server, ahead of what came since."""
+        params, tags, points = taken
+        with self._lock:
+            self._params = {**params, **self._params}
+            self._tags = {**tags, **self._tags}
+        for key, batch in points.items():
+            self._series[key].points[0:0] = batch
+            self._pending += len(batch)
+
+    def _sent(self, taken: Taken) -> None:
+        with self._lock:
+            self._sent_params.update(taken[0])
+
+    def _deliver(self, send: Callable[[Taken], Run | int | None]) -> Run | int | None:
+        """Take the buffer and send it; if it did not arrive (the network, the server), put
+        it back so nothing logged is lost. A refusal (4xx) is not retried: it would be
+        refused again."""
+        taken = self._take()
+        try:
+            result = send(taken)
+        except OpsloopError as exc:
+            if exc.status >= 500:
+                self._restore(taken)
+            raise
+        except BaseException:
+            self._restore(taken)
+            raise
+        self._sent(taken)
+        return result
 
     def _create(self, end: str | None = None, error: str | None = None) -> Run | None:
         """Create the run on the server with what is buffered. Call with ``_send`` held."""
@@ -223,16 +284,31 @@ class ActiveRun:
             return None
         if self._parent is not None:
             self._parent._ensure_created()
-        params, tags, metrics = self._take()
-        body = dict(self._spec)
-        body["params"] = {**body.get("params", {}), **params}
-        body["tags"] = {**body.get("tags", {}), **tags}
-        body["metrics"] = metrics
-        if end is not None:
-            body["end"], body["error"] = end, error
-        run = self._client.create_run(**body)
+        spec = self._spec
+
+        def send(taken: Taken) -> Run:
+            params, tags, points = taken
+            body = dict(spec)
+            body["params"] = {**body.get("params", {}), **params}
+            body["tags"] = {**body.get("tags", {}), **tags}
+            body["metrics"] = _columns(points)
+            if end is not None:
+                body["end"], body["error"] = end, error
+            return self._client.create_run(**body)
+
+        run = self._deliver(send)
         self._spec = None
-        return run
+        return run  # type: ignore[return-value]
+
+    def _send_batch(self) -> None:
+        def send(taken: Taken) -> int:
+            params, tags, points = taken
+            return self._client.log_batch(
+                self.id, params=params, tags=tags, metrics=_columns(points)
+            )
+
+        if self._pending or self._params or self._tags:
+            self._deliver(send)
 
     def _ensure_created(self) -> None:
         self._raise_failure()
@@ -244,9 +320,7 @@ class ActiveRun:
         self._raise_failure()
         with self._send:
             if self._create() is None:
-                params, tags, metrics = self._take()
-                if params or tags or metrics:
-                    self._client.log_batch(self.id, params=params, tags=tags, metrics=metrics)
+                self._send_batch()
 
     def _flush_in_background(self) -> None:
         if self.ended or self._failure is not None:
@@ -256,10 +330,13 @@ class ActiveRun:
         if not self._send.acquire(blocking=False):
             return  # the run's own thread is sending; it takes the buffer with it
         try:
-            if self._create() is None and (self._pending or self._params or self._tags):
-                params, tags, metrics = self._take()
-                self._client.log_batch(self.id, params=params, tags=tags, metrics=metrics)
-        except BaseException as exc:  # kept, and raised in the run's own thread
+            if self._create() is None:
+                self._send_batch()
+        except OpsloopError as exc:
+            if exc.status < 500:  # refused: raised in the run's own thread
+                self._failure = exc
+            # otherwise it never arrived: the buffer was kept, and the next tick tries again
+        except Exception as exc:  # anything else is a bug worth showing the user
             self._failure = exc
         finally:
             self._send.release()
@@ -270,26 +347,46 @@ class ActiveRun:
             raise failure
 
     def _refuse_ended(self) -> None:
-        raise InvalidInput(f"run {self.id} has ended; it takes no more writes", field="run_id")
+        raise Conflict(f"run {self.id} is ended; it takes no more writes", field="run_id")
 
     # -- ending ---------------------------------------------------------------------------
     def end(self, status: str = "FINISHED", error: str | None = None) -> Run:
-        """Send what is left and close the run (``with start_run(...)`` does this for you)."""
+        """Send what is left and close the run (``with start_run(...)`` does this for you).
+
+        If the server cannot be reached, nothing is lost and ``end`` may be called again.
+        """
         if self.ended and self._final is not None:
             return self._final
         self.ended = True
-        _flusher.remove(self)
         stack = active_runs()
-        if self in stack:
+        if self in stack:  # the block is over whatever the server says
             stack.remove(self)
         failure, self._failure = self._failure, None
-        with self._send:
-            final = self._create(end=status, error=error)
-            if final is None:
-                params, tags, metrics = self._take()
-                final = self._client.end_run(
-                    self.id, status, error, params=params, tags=tags, metrics=metrics
-                )
+        try:
+            with self._send:
+                final = self._create(end=status, error=error)
+                if final is None:
+
+                    def send(taken: Taken) -> Run:
+                        params, tags, points = taken
+                        return self._client.end_run(
+                            self.id,
+                            status,
+                            error,
+                            params=params,
+                            tags=tags,
+                            metrics=_columns(points),
+                        )
+
+                    final = self._deliver(send)  # type: ignore[assignment]
+        except BaseException as exc:
+            if not isinstance(exc, OpsloopError) or exc.status >= 500:
+                self.ended = False  # it never arrived: the buffer was kept; end() again
+            else:
+                _flusher.remove(self)  # refused: trying again would be refused again
+            raise
+        _flusher.remove(self)
+        assert final is not None
         self._final = final
         if failure is not None:
             raise failure

@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 
 from starlette.types import ASGIApp, Message
 
+from opsloop.domain.errors import Unavailable
+
 API = "/api/v1"
 
 
@@ -53,9 +55,16 @@ class HttpTransport:
         content: bytes = b"",
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
-        response = self._http.request(
-            method, path, params=params, content=content or None, headers=headers
-        )
+        import httpx
+
+        try:
+            response = self._http.request(
+                method, path, params=params, content=content or None, headers=headers
+            )
+        except httpx.TransportError as exc:  # not the server's answer: it never came
+            raise Unavailable(
+                f"cannot reach the opsloop server at {self._http.base_url}: {exc}", field="url"
+            ) from None
         return Reply(response.status_code, response.content)
 
     def close(self) -> None:

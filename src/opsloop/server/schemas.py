@@ -108,5 +108,5 @@ class ModelVersionCreate(Body):
 
 
 class AliasSet(Body):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**31 - 1)
     reason: str = Field(default="", max_length=2000)

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from opsloop.domain.entities import Actor, AliasMove, Model, ModelVersion, Signature
 from opsloop.domain.errors import Conflict, InvalidInput, NotFound
-from opsloop.domain.names import ModelRef, check_name
+from opsloop.domain.names import ModelRef, check_name, is_version
 from opsloop.services import flavors
 from opsloop.services.projects import ProjectService
 from opsloop.store.artifacts import ArtifactStore, check_sha256
@@ -182,12 +182,13 @@ class RegistryService:
         check_name(alias, "alias")
         if alias in RESERVED_ALIASES:
             raise InvalidInput(f"alias {alias!r} is reserved", field="alias")
-        if alias.isdigit():
+        if is_version(alias):
             raise InvalidInput(f"alias {alias!r} would read as a version number", field="alias")
         if version is not None and (not isinstance(version, int) or version < 1):
             raise InvalidInput("version must be a positive whole number", field="version")
         with self.db.begin() as conn:
             model_id = models.get_id(conn, project, model)
+            models.lock(conn, model_id)  # the move's "from" must be the version it replaced
             if version is not None and not models.version_exists(conn, model_id, version):
                 raise NotFound(f"model {project}/{model} has no version {version}", field="version")
             previous = models.alias_target(conn, model_id, alias)

@@ -111,8 +111,6 @@ def check_metrics(series: Mapping[str, MetricSeries] | None) -> dict[str, Metric
             bad = np.flatnonzero(~np.isfinite(np.asarray(points.values, dtype="f8"))).tolist()
         if bad:
             raise not_finite(key, points.values[bad[0]], points.steps[bad[0]])
-        if count and min(points.steps) < 0:
-            raise InvalidInput(f"metric {key!r}: steps must be >= 0", field=f"metrics.{key}")
     return dict(series or {})
 
 
@@ -308,7 +306,7 @@ class TrackingService:
             check_metrics(metrics),
         )
         with self.db.begin() as conn:
-            run_id, status, _project = runs.state_of(conn, run_id)
+            run_id, status, _project = runs.state_of(conn, run_id, for_update=True)
             _check_running(run_id, status)
             return self._write(conn, run_id, clean, clean_tag_values, series)
 
@@ -332,7 +330,7 @@ class TrackingService:
             check_metrics(metrics),
         )
         with self.db.begin() as conn:
-            run_id, current, project = runs.state_of(conn, run_id)
+            run_id, current, project = runs.state_of(conn, run_id, for_update=True)
             _check_running(run_id, current)
             self._write(conn, run_id, clean, clean_tag_values, series)
             self._finish(conn, run_id, project, status, error, actor)
@@ -423,12 +421,14 @@ class TrackingService:
             )
         size = self.artifacts.size(sha256)
         with self.db.begin() as conn:
-            run_id = runs.resolve_id(conn, run_id)
+            run_id, status, _project = runs.state_of(conn, run_id, for_update=True)
+            _check_running(run_id, status)
             runs.add_artifact(conn, run_id, path, sha256, size)
         return self.get_run(run_id)
 
     def use_dataset(self, run_id: str, project: str, dataset: str, version: int | None) -> Run:
         with self.db.begin() as conn:
-            run_id = runs.resolve_id(conn, run_id)
+            run_id, status, _project = runs.state_of(conn, run_id, for_update=True)
+            _check_running(run_id, status)
             runs.add_input(conn, run_id, datasets.version_id(conn, project, dataset, version))
         return self.get_run(run_id)

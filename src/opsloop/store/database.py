@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.pool import StaticPool
 
 from opsloop.domain.errors import Conflict, InvalidInput
 
@@ -47,20 +48,23 @@ class Database:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         options: dict[str, Any] = {}
+        self._file_backed = False
         if self.is_sqlite:
-            path = self.url.split("///", 1)[-1]
-            if path and path != ":memory:":
+            path = self.url.split("///", 1)[-1] if "///" in self.url else ""
+            self._file_backed = bool(path) and path != ":memory:"
+            if self._file_backed:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+            else:  # one shared connection, or each thread would see its own empty database
+                options["poolclass"] = StaticPool
             options["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
             options["pool_pre_ping"] = True
         self.engine: Engine = create_engine(self.url, **options)
         self._checkpointer: Checkpointer | None = None
+        self._checkpointer_lock = threading.Lock()
         if self.is_sqlite:
             event.listen(self.engine, "connect", _tune_sqlite)
             event.listen(self.engine, "begin", _begin_sqlite)
-            if path and path != ":memory:":
-                self._checkpointer = Checkpointer(self.engine)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -70,10 +74,18 @@ class Database:
         writer anyway, and taking the lock up front means a read-then-write (the next
         version number) can never interleave with another writer's.
         """
+        if self._file_backed and self._checkpointer is None:
+            self._start_checkpointer()
         with self.engine.connect() as connection:
             connection.execution_options(opsloop_write=True)
             with connection.begin():
                 yield connection
+
+    def _start_checkpointer(self) -> None:
+        # Started by the first write: a process that only reads has nothing to copy back.
+        with self._checkpointer_lock:
+            if self._checkpointer is None:
+                self._checkpointer = Checkpointer(self.engine)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -97,9 +109,10 @@ class Database:
         """
         if not self.is_sqlite:
             return
-        with self.begin() as connection:
+        with self.read() as connection:
             size = connection.exec_driver_sql("SELECT max(rowid) FROM runs").scalar() or 0
-            if size >= ANALYZE_FROM_RUNS:
+        if size >= ANALYZE_FROM_RUNS:
+            with self.begin() as connection:
                 connection.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
                 connection.exec_driver_sql("ANALYZE")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from opsloop.domain.entities import Dataset, DatasetVersion
-from opsloop.domain.errors import InvalidInput
+from opsloop.domain.names import parse_version
 from opsloop.server.deps import Ctx
 from opsloop.server.schemas import DatasetVersionCreate
 
@@ -39,7 +39,5 @@ async def list_versions(project: str, name: str, ctx: Ctx) -> list[DatasetVersio
 @router.get("/projects/{project}/datasets/{name}/versions/{version}")
 async def get_version(project: str, name: str, version: str, ctx: Ctx) -> DatasetVersion:
     """``version`` is a number or ``latest``."""
-    if version != "latest" and not version.isdigit():
-        raise InvalidInput(f"version {version!r} must be a number or 'latest'", field="version")
-    number = None if version == "latest" else int(version)
+    number = None if version == "latest" else parse_version(version)
     return await ctx.call(ctx.platform.datasets.get_version, project, name, number)

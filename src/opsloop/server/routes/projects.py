@@ -40,7 +40,7 @@ async def list_events(
     kind: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    after_id: Annotated[int | None, Query(ge=0)] = None,
+    after_id: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[Event]:
     return await ctx.call(

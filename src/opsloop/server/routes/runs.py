@@ -89,7 +89,7 @@ async def search_runs(
     filter: str | None = None,
     order_by: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> RunList:
     found, total = await ctx.call(
         ctx.platform.tracking.search_runs,

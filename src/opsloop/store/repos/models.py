@@ -38,10 +38,15 @@ def insert(conn: Connection, project_id: int, name: str, description: str) -> in
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
-def next_version(conn: Connection, model_id: int) -> int:
-    """The next version number, with the model row locked (PostgreSQL) until the caller's
-    transaction ends, so two writers never take the same number."""
+def lock(conn: Connection, model_id: int) -> None:
+    """Lock the model's row (PostgreSQL) until the caller's transaction ends: writers of its
+    versions and aliases then take turns. SQLite's write lock already does this."""
     conn.execute(select(models.c.id).where(models.c.id == model_id).with_for_update())
+
+
+def next_version(conn: Connection, model_id: int) -> int:
+    """The next version number; call with the model locked (``lock``)."""
+    lock(conn, model_id)
     current = conn.execute(
         select(func.max(model_versions.c.version)).where(model_versions.c.model_id == model_id)
     ).scalar()

@@ -62,6 +62,7 @@ _STATE = (
     .join(projects, projects.c.id == runs.c.project_id)
     .where(runs.c.id == bindparam("run_id"))
 )
+_STATE_FOR_UPDATE = _STATE.with_for_update(of=runs)
 _FINISH = (
     runs.update()
     .where(runs.c.id == bindparam("run_id_"))
@@ -71,9 +72,6 @@ _PARAMS_OF = select(params.c.key, params.c.value).where(
     params.c.run_id == bindparam("run_id"), params.c.key.in_(bindparam("keys", expanding=True))
 )
 _INSERT_PARAM = params.insert()
-_DELETE_TAGS = tags.delete().where(
-    tags.c.run_id == bindparam("run_id"), tags.c.key.in_(bindparam("keys", expanding=True))
-)
 _INSERT_TAG = tags.insert()
 _INSERT_CHUNK = metric_chunks.insert()
 
@@ -101,11 +99,18 @@ def resolve_id(conn: Connection, run_id: str) -> str:
     raise NotFound(f"run {run_id!r} not found", field="run_id")
 
 
-def state_of(conn: Connection, run_id: str) -> tuple[str, RunStatus, str]:
-    """(full id, status, project name) of a run given by id or unique prefix, in one query."""
-    row = conn.execute(_STATE, {"run_id": run_id}).first()
+def state_of(
+    conn: Connection, run_id: str, *, for_update: bool = False
+) -> tuple[str, RunStatus, str]:
+    """(full id, status, project name) of a run given by id or unique prefix, in one query.
+
+    ``for_update`` locks the run's row (PostgreSQL) until the transaction ends, so a write
+    that checked the run is still running cannot interleave with the run's end.
+    """
+    statement = _STATE_FOR_UPDATE if for_update else _STATE
+    row = conn.execute(statement, {"run_id": run_id}).first()
     if row is None:
-        row = conn.execute(_STATE, {"run_id": resolve_id(conn, run_id)}).first()
+        row = conn.execute(statement, {"run_id": resolve_id(conn, run_id)}).first()
     assert row is not None
     return str(row[0]), RunStatus(row[1]), str(row[2])
 
@@ -144,11 +149,21 @@ def insert_values(
         )
 
 
+def _insert_for(conn: Connection) -> Any:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
 def write_tags(conn: Connection, run_id: str, values: dict[str, str]) -> None:
+    """Set tags, replacing earlier values; one statement, safe against a concurrent writer."""
     if not values:
         return
-    conn.execute(_DELETE_TAGS, {"run_id": run_id, "keys": list(values)})
-    conn.execute(_INSERT_TAG, [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()])
+    statement = _insert_for(conn)(tags)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[tags.c.run_id, tags.c.key], set_={"value": statement.excluded.value}
+        ),
+        [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()],
+    )
 
 
 _LATEST_UPSERTS: dict[str, Any] = {}
