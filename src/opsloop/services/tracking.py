@@ -48,13 +48,7 @@ def clean_params(values: Mapping[str, Any] | None) -> dict[str, str]:
                 f"param {key!r} must be a string, number or boolean, not {type(value).__name__}",
                 field=f"params.{key}",
             )
-        text = str(value)
-        if len(text) > MAX_PARAM_VALUE:
-            raise InvalidInput(
-                f"param {key!r} is {len(text)} characters, more than {MAX_PARAM_VALUE}",
-                field=f"params.{key}",
-            )
-        cleaned[key] = text
+        cleaned[key] = _bounded("param", key, str(value), MAX_PARAM_VALUE)
     return cleaned
 
 
@@ -62,14 +56,24 @@ def clean_tags(values: Mapping[str, Any] | None) -> dict[str, str]:
     cleaned: dict[str, str] = {}
     for key, value in (values or {}).items():
         check_key(key, "tags key")
-        text = str(value)
-        if len(text) > MAX_TAG_VALUE:
-            raise InvalidInput(
-                f"tag {key!r} is {len(text)} characters, more than {MAX_TAG_VALUE}",
-                field=f"tags.{key}",
-            )
-        cleaned[key] = text
+        cleaned[key] = _bounded("tag", key, str(value), MAX_TAG_VALUE)
     return cleaned
+
+
+def _bounded(kind: str, key: str, text: str, limit: int) -> str:
+    if len(text) > limit:
+        raise InvalidInput(
+            f"{kind} {key!r} is {len(text)} characters, more than {limit}",
+            field=f"{kind}s.{key}",
+        )
+    return text
+
+
+def clip_error(error: str | None) -> str | None:
+    """A failed run keeps the end of its traceback, where the cause is."""
+    if error is not None and len(error) > MAX_ERROR_TEXT:
+        return error[-MAX_ERROR_TEXT:]
+    return error
 
 
 def refuse_changed_params(run_id: str, stored: Mapping[str, str], given: Mapping[str, str]) -> None:
@@ -220,8 +224,7 @@ class TrackingService:
                         f"parent run {parent_id} belongs to another project", field="parent_id"
                     )
             ended = now() if end is not None else None
-            if error is not None and len(error) > MAX_ERROR_TEXT:
-                error = error[-MAX_ERROR_TEXT:]
+            error = clip_error(error)
             # A new run has nothing to compare with or replace: plain inserts, and the answer
             # is built from what was written rather than read back.
             try:
@@ -340,8 +343,7 @@ class TrackingService:
     def _finish(
         conn: Any, run_id: str, project: str, status: RunStatus, error: str | None, actor: Actor
     ) -> None:
-        if error is not None and len(error) > MAX_ERROR_TEXT:
-            error = error[-MAX_ERROR_TEXT:]
+        error = clip_error(error)
         ended = now()
         runs.finish(conn, run_id, status, ended, error)
         events.append(

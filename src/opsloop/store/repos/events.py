@@ -13,8 +13,7 @@ from opsloop.store.tables import events
 _INSERT = events.insert()
 
 
-def append(
-    conn: Connection,
+def _row(
     *,
     kind: str,
     subject: str,
@@ -23,36 +22,27 @@ def append(
     actor_kind: ActorKind,
     data: dict[str, Any] | None = None,
     time: float | None = None,
-) -> int:
-    result = conn.execute(
-        _INSERT,
-        {
-            "time": now() if time is None else time,
-            "project": project,
-            "kind": kind,
-            "subject": subject,
-            "actor": actor,
-            "actor_kind": actor_kind.value,
-            "data": data or {},
-        },
-    )
+) -> dict[str, Any]:
+    return {
+        "time": now() if time is None else time,
+        "project": project,
+        "kind": kind,
+        "subject": subject,
+        "actor": actor,
+        "actor_kind": actor_kind.value,
+        "data": data or {},
+    }
+
+
+def append(conn: Connection, **event: Any) -> int:
+    """One event (keywords as ``_row``); returns its id."""
+    result = conn.execute(_INSERT, _row(**event))
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
-def append_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Several events in one statement; each row has the keyword arguments of ``append``."""
-    conn.execute(
-        _INSERT,
-        [
-            {
-                **row,
-                "actor_kind": row["actor_kind"].value,
-                "data": row.get("data") or {},
-                "time": row.get("time") or now(),
-            }
-            for row in rows
-        ],
-    )
+def append_many(conn: Connection, events: list[dict[str, Any]]) -> None:
+    """Several events in one statement; each has the keywords of ``append``."""
+    conn.execute(_INSERT, [_row(**event) for event in events])
 
 
 def query(

@@ -80,10 +80,6 @@ def insert(conn: Connection, **values: Any) -> None:
     conn.execute(_INSERT_RUN, values)
 
 
-def exists(conn: Connection, run_id: str) -> bool:
-    return conn.execute(_BY_ID, {"run_id": run_id}).first() is not None
-
-
 def resolve_id(conn: Connection, run_id: str) -> str:
     """A full id, or a unique prefix of at least 6 characters (as ``git`` does)."""
     if not isinstance(run_id, str) or not run_id:
@@ -113,10 +109,6 @@ def state_of(
         row = conn.execute(statement, {"run_id": resolve_id(conn, run_id)}).first()
     assert row is not None
     return str(row[0]), RunStatus(row[1]), str(row[2])
-
-
-def project_of(conn: Connection, run_id: str) -> str:
-    return state_of(conn, run_id)[2]
 
 
 def finish(
