@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench-tracking system-deps clean
+.PHONY: demo test lint typecheck unit bench-tracking bench-serving system-deps wrk clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ system-deps:
 	  echo "installing Debian's postgresql for the store tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
+# Debian's wrk drives the serving benchmark (and one test of its harness).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "installing Debian's wrk for the serving benchmark"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
 demo: $(VENV)/.demo-installed
 	$(BIN)/python examples/moderation.py
 
@@ -35,13 +41,16 @@ lint: $(VENV)/.test-installed
 typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy
 
-unit: $(VENV)/.test-installed system-deps
+unit: $(VENV)/.test-installed system-deps wrk
 	$(BIN)/pytest
 
 test: lint typecheck unit
 
 bench-tracking: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/tracking.py
+
+bench-serving: $(VENV)/.test-installed wrk
+	$(BIN)/python benchmarks/serving.py
 
 clean:
 	rm -rf $(VENV) .bench-venvs .opsloop .pytest_cache .mypy_cache .ruff_cache

@@ -441,7 +441,21 @@ API_ROUTES = {
     ("put", "/projects/{project}/models/{model}/aliases/{alias}"),
     ("delete", "/projects/{project}/models/{model}/aliases/{alias}"),
     ("get", "/projects/{project}/models/{model}/aliases/{alias}/history"),
+    ("post", "/projects/{project}/models/{model}/versions/{version}/evaluations"),
+    ("get", "/projects/{project}/models/{model}/versions/{version}/evaluations"),
+    ("get", "/evaluations/{evaluation_id}"),
+    ("get", "/endpoints"),
+    ("get", "/endpoints/{name}"),
+    ("get", "/endpoints/{name}/deployments"),
+    ("post", "/endpoints/{name}/deployments"),
+    ("post", "/endpoints/{name}/promote"),
+    ("post", "/endpoints/{name}/rollback"),
+    ("get", "/endpoints/{name}/predictions"),
+    ("get", "/tokens"),
+    ("post", "/tokens"),
+    ("delete", "/tokens/{token_id}"),
 }
+DATA_PLANE = {("post", "/endpoints/{name}/predict"), ("post", "/endpoints/{name}/feedback")}
 
 
 def test_openapi_lists_every_api_route(api: httpx.Client) -> None:
@@ -453,6 +467,13 @@ def test_openapi_lists_every_api_route(api: httpx.Client) -> None:
         for method in operations
     }
     assert documented == API_ROUTES
+    outside = {
+        (method, path)
+        for path, operations in spec["paths"].items()
+        if not path.startswith(V1) and path != "/healthz"
+        for method in operations
+    }
+    assert outside == DATA_PLANE
     assert "get" in spec["paths"]["/healthz"]
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():

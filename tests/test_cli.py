@@ -288,7 +288,24 @@ def test_help_lists_every_command_group() -> None:
     assert result.exit_code == 0
     commands = result.stdout.split("Commands:", 1)[1]
     listed = {line.split()[0] for line in commands.splitlines() if line.strip()}
-    assert listed == {"runs", "models", "datasets", "server", "version"}
+    assert listed == {
+        "runs",
+        "models",
+        "datasets",
+        "server",
+        "version",
+        "serve",
+        "endpoints",
+        "evaluate",
+        "evaluations",
+        "deploy",
+        "promote",
+        "rollback",
+        "predict",
+        "feedback",
+        "predictions",
+        "tokens",
+    }
 
 
 def walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:
@@ -317,6 +334,26 @@ def test_the_command_tree_is_the_expected_one() -> None:
         "datasets",
         "datasets list",
         "datasets show",
+        "serve",
+        "endpoints",
+        "endpoints list",
+        "endpoints show",
+        "evaluate",
+        "evaluations",
+        "evaluations list",
+        "evaluations show",
+        "deploy",
+        "promote",
+        "rollback",
+        "predict",
+        "feedback",
+        "feedback import",
+        "predictions",
+        "predictions export",
+        "tokens",
+        "tokens create",
+        "tokens list",
+        "tokens revoke",
     }
 
 

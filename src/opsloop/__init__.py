@@ -7,6 +7,9 @@ The object map::
              └─ Model ── ModelVersion (flavor, sha256 artifact, signature, source run)
                                ▲
                              Alias (champion, challenger...; every move is an Event)
+             Evaluation (metrics beside the champion + a gate's go / no-go) ──┘
+    Endpoint ── Deployment (traffic plan: primary, canary share, shadow) ── Prediction log
+                                                                            └ Feedback
 
 Everyday use::
 
@@ -16,8 +19,10 @@ Everyday use::
         run.log_params({"C": 1.0})
         run.log_metric("loss", 0.3, step=1)
         mv = run.log_model(model, "violation", input_example=X[:5])
-    opsloop.set_alias("moderation/violation", "champion", mv.version)
-    model = opsloop.load_model("models:/moderation/violation@champion")
+    opsloop.evaluate(mv.ref, "moderation/emails", gate="gates/moderation.yaml")
+    opsloop.deploy(mv.ref, endpoint="moderation", canary=10)
+    opsloop.predict("moderation", [{"num_char": 12.0, ...}])   # logged, with a request id
+    opsloop.promote("moderation")                              # or opsloop.rollback(...)
 
 Embedded by default (a SQLite file and a folder under ``./.opsloop``); set ``OPSLOOP_URL`` (or
 call ``opsloop.connect(url=...)``) to talk to an ``opsloop server`` instead. Names load lazily,
@@ -33,6 +38,13 @@ __version__ = "0.1.0"
 _SDK = (
     "active_run",
     "connect",
+    "send_feedback",
+    "rollback",
+    "promote",
+    "predict",
+    "export_predictions",
+    "evaluate",
+    "deploy",
     "get_client",
     "get_dataset",
     "get_model_version",
@@ -70,6 +82,9 @@ __all__ = [
     "active_run",
     "connect",
     "create_app",
+    "deploy",
+    "evaluate",
+    "export_predictions",
     "get_client",
     "get_dataset",
     "get_model_version",
@@ -77,8 +92,12 @@ __all__ = [
     "load_dataset",
     "load_model",
     "log_dataset",
+    "predict",
+    "promote",
     "register_model",
+    "rollback",
     "search_runs",
+    "send_feedback",
     "set_alias",
     "start_run",
 ]
@@ -95,6 +114,9 @@ if TYPE_CHECKING:
     from opsloop.sdk.api import (
         active_run,
         connect,
+        deploy,
+        evaluate,
+        export_predictions,
         get_client,
         get_dataset,
         get_model_version,
@@ -102,8 +124,12 @@ if TYPE_CHECKING:
         load_dataset,
         load_model,
         log_dataset,
+        predict,
+        promote,
         register_model,
+        rollback,
         search_runs,
+        send_feedback,
         set_alias,
         start_run,
     )

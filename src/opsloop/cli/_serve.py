@@ -17,27 +17,42 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serve(state: CliState, host: str | None, port: int | None) -> None:
+def serve(
+    state: CliState,
+    host: str | None,
+    port: int | None,
+    auth: bool | None,
+    only: str | None = None,
+) -> None:
     import uvicorn
 
     from opsloop.server.app import create_app
 
     options = dict(state.options)
-    options.update({"host": host, "port": port})
+    options.update({"host": host, "port": port, "auth": auth})
     settings = state.settings().__class__.load(**options)
-    if not is_loopback(settings.host):
+    if settings.url:
+        fail("a server uses its own store: unset OPSLOOP_URL / --url to run one")
+    if not is_loopback(settings.host) and not settings.auth:
         fail(
-            f"refusing to bind {settings.host}: opsloop has no authentication yet, so it "
-            "only listens on loopback (127.0.0.1, ::1)"
+            f"refusing to bind {settings.host} with authentication off: anyone who can reach "
+            "it could deploy models. Use --auth (and `opsloop tokens create`), or 127.0.0.1"
         )
-    app = create_app(settings)
+    app = create_app(settings, serve_only=None if only is None else [only])
+    what = f"endpoint {only}" if only else "opsloop server"
     console().print(
-        f"opsloop server on http://{settings.host}:{settings.port} "
+        f"{what} on http://{settings.host}:{settings.port} "
         f"(database {settings.database_url.split('://', 1)[0]}, "
-        f"artifacts {settings.artifacts})"
+        f"artifacts {settings.artifacts}, auth {'on' if settings.auth else 'off'})"
     )
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level="warning", access_log=False
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        http="httptools",
+        loop="uvloop",
     )
     server = uvicorn.Server(config)
     try:

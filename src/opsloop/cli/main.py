@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from opsloop.cli import datasets, models, runs
+from opsloop.cli import datasets, endpoints, evaluations, models, predictions, runs, tokens
 from opsloop.cli._context import make_state
 
 app = typer.Typer(
@@ -21,6 +21,23 @@ app = typer.Typer(
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(endpoints.app, name="endpoints")
+app.add_typer(predictions.feedback_app, name="feedback")
+app.add_typer(predictions.predictions_app, name="predictions")
+app.add_typer(tokens.app, name="tokens")
+app.add_typer(evaluations.app, name="evaluations")
+app.command()(evaluations.evaluate)
+app.command()(endpoints.deploy)
+app.command()(endpoints.promote)
+app.command()(endpoints.rollback)
+app.command()(predictions.predict)
+
+Host = Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")]
+Port = Annotated[int | None, typer.Option(help="Port (default 8080).")]
+Auth = Annotated[
+    bool | None,
+    typer.Option("--auth/--no-auth", help="Require API tokens (env OPSLOOP_AUTH; default off)."),
+]
 
 
 @app.callback()
@@ -41,15 +58,27 @@ def main(
 
 
 @app.command()
-def server(
-    ctx: typer.Context,
-    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default 8080).")] = None,
-) -> None:
-    """Run the opsloop server (REST API; OpenAPI at /docs)."""
+def server(ctx: typer.Context, host: Host = None, port: Port = None, auth: Auth = None) -> None:
+    """Run the opsloop server: REST API (OpenAPI at /docs) and every endpoint."""
     from opsloop.cli._serve import serve
 
-    serve(ctx.obj, host, port)
+    serve(ctx.obj, host, port, auth)
+
+
+@app.command("serve")
+def serve_endpoint(
+    ctx: typer.Context,
+    endpoint: Annotated[str, typer.Argument(help="The endpoint to serve.")],
+    host: Host = None,
+    port: Port = None,
+    auth: Auth = None,
+) -> None:
+    """Run a serving-only process for one endpoint.
+
+    It answers predict and feedback only; no management API."""
+    from opsloop.cli._serve import serve
+
+    serve(ctx.obj, host, port, auth, only=endpoint)
 
 
 @app.command()

@@ -3,12 +3,13 @@
 Precedence, highest first — the one place it is written down:
 
 1. arguments given to ``Settings.load(...)`` (the CLI's options, the SDK's keyword arguments);
-2. the environment: ``OPSLOOP_HOME``, ``OPSLOOP_DATABASE_URL``, ``OPSLOOP_ARTIFACTS``,
-   ``OPSLOOP_URL``, ``OPSLOOP_ACTOR``, ``OPSLOOP_HOST``, ``OPSLOOP_PORT``;
+2. the environment: ``OPSLOOP_`` + the field name in capitals (``OPSLOOP_HOME``,
+   ``OPSLOOP_DATABASE_URL``, ``OPSLOOP_TOKEN``, ...);
 3. the config file: ``OPSLOOP_CONFIG`` if set, else ``<home>/config.toml`` (keys without the
    ``OPSLOOP_`` prefix, lower case: ``database_url = "postgresql://..."``);
 4. defaults: home ``./.opsloop``, SQLite at ``<home>/opsloop.db``, artifacts in
-   ``<home>/artifacts``, embedded (no URL), actor = the OS user, 127.0.0.1:8080.
+   ``<home>/artifacts``, the prediction log in ``<home>/predictions`` (no fsync), embedded
+   (no URL), no token, actor = the OS user, 127.0.0.1:8080, auth off, batches of up to 256 rows.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from opsloop.domain.errors import InvalidInput
 
 ENV_PREFIX = "OPSLOOP_"
 MAX_PORT = 65535
+MAX_BATCH = 100_000
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off", "")
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,11 @@ class Settings:
     actor: str
     host: str
     port: int
+    predictions: Path
+    predictions_fsync: bool
+    auth: bool
+    token: str | None
+    max_batch: int
 
     @property
     def remote(self) -> bool:
@@ -71,16 +80,9 @@ class Settings:
                     return layer[name]
             return default
 
-        port = pick("port", 8080)
-        if isinstance(port, bool | float):
-            raise InvalidInput(f"port must be a whole number, not {port!r}", field="port")
-        try:
-            port = int(port)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"port must be a whole number, not {port!r}", field="port") from None
-        if not 0 <= port <= MAX_PORT:
-            raise InvalidInput(f"port must be between 0 and {MAX_PORT}, not {port}", field="port")
+        port = _whole(pick("port", 8080), "port", 0, MAX_PORT)
         url = pick("url", None)
+        token = pick("token", None)
         return cls(
             home=home,
             database_url=str(pick("database_url", f"sqlite:///{home / 'opsloop.db'}")),
@@ -89,7 +91,35 @@ class Settings:
             actor=str(pick("actor", _os_user())),
             host=str(pick("host", "127.0.0.1")),
             port=port,
+            predictions=Path(pick("predictions", home / "predictions")),
+            predictions_fsync=_boolean(pick("predictions_fsync", False), "predictions_fsync"),
+            auth=_boolean(pick("auth", False), "auth"),
+            token=str(token) if token else None,
+            max_batch=_whole(pick("max_batch", 256), "max_batch", 1, MAX_BATCH),
         )
+
+
+def _whole(value: Any, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool | float):
+        raise InvalidInput(f"{name} must be a whole number, not {value!r}", field=name)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{name} must be a whole number, not {value!r}", field=name) from None
+    if not low <= number <= high:
+        raise InvalidInput(f"{name} must be between {low} and {high}, not {number}", field=name)
+    return number
+
+
+def _boolean(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise InvalidInput(f"{name} must be true or false, not {value!r}", field=name)
 
 
 def _read_config(path: Path) -> dict[str, Any]:

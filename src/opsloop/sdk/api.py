@@ -8,8 +8,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from opsloop.domain.deployments import Deployment, FeedbackReceipt
 from opsloop.domain.entities import AliasMove, DatasetVersion, ModelVersion, Run
 from opsloop.domain.errors import InvalidInput
+from opsloop.domain.evaluation import Evaluation
 from opsloop.domain.names import check_label, check_name, parse_dataset_ref, parse_model_ref
 from opsloop.sdk import datasets as _datasets
 from opsloop.sdk import environment
@@ -173,3 +175,83 @@ def search_runs(
         project, filter=filter, order_by=order_by, experiment=experiment, limit=limit
     )
     return runs
+
+
+def evaluate(
+    model: str,
+    data: str,
+    *,
+    gate: str | None = None,
+    endpoint: str | None = None,
+    target: str | None = None,
+    segment: str | None = None,
+) -> Evaluation:
+    """Measure ``model`` beside the champion on dataset ``data``; judge it by ``gate`` (YAML
+    text or a path to a YAML file). The verdict is stored and is what ``deploy`` checks."""
+    from pathlib import Path
+
+    if gate is not None and "\n" not in gate and Path(gate).is_file():
+        gate = Path(gate).read_text()
+    return get_client().evaluate(
+        parse_model_ref(model), data, gate=gate, endpoint=endpoint, target=target, segment=segment
+    )
+
+
+def deploy(
+    model: str,
+    *,
+    endpoint: str,
+    canary: float | None = None,
+    shadow: bool = False,
+    force: bool = False,
+    reason: str = "",
+) -> Deployment:
+    """Serve ``model`` (``project/model@version``) on ``endpoint``: as the primary, as a canary
+    taking ``canary`` percent of requests, or as a shadow."""
+    return get_client().deploy(
+        endpoint, model, canary=canary, shadow=shadow, force=force, reason=reason
+    )
+
+
+def promote(endpoint: str, *, reason: str = "") -> Deployment:
+    return get_client().promote(endpoint, reason)
+
+
+def rollback(
+    endpoint: str, *, steps: int = 1, to: int | None = None, reason: str = ""
+) -> Deployment:
+    return get_client().rollback(endpoint, steps=steps, to=to, reason=reason)
+
+
+def predict(
+    endpoint: str,
+    inputs: Sequence[Any],
+    *,
+    ids: Sequence[str] | None = None,
+    key: str | None = None,
+) -> dict[str, Any]:
+    """Ask an endpoint; every answer is logged under its request id."""
+    return get_client().predict(endpoint, inputs, ids=ids, key=key)
+
+
+def send_feedback(
+    endpoint: str, labels: Sequence[Mapping[str, Any]], *, source: str = "user"
+) -> FeedbackReceipt:
+    """The truth for logged predictions: ``[{"id": request_id, "label": ...}, ...]``."""
+    return get_client().send_feedback(endpoint, labels, source=source)
+
+
+def export_predictions(
+    endpoint: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    role: str | None = None,
+) -> Any:
+    """The prediction log joined with feedback, as a pyarrow Table."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    data = get_client().export_predictions(endpoint, since=since, until=until, role=role)
+    return pq.read_table(io.BytesIO(data))

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
 
+from opsloop.domain.auth import IssuedToken, Token
+from opsloop.domain.deployments import Deployment, Endpoint, FeedbackReceipt
 from opsloop.domain.entities import (
     AliasMove,
     Dataset,
@@ -22,11 +25,13 @@ from opsloop.domain.entities import (
     Signature,
 )
 from opsloop.domain.errors import IntegrityError, OpsloopError
+from opsloop.domain.evaluation import Evaluation
 from opsloop.domain.names import DatasetRef, ModelRef
 from opsloop.domain.settings import Settings
 from opsloop.sdk.transport import EmbeddedTransport, HttpTransport, Transport
 
 TIMEOUT_S = 120.0
+API = "/api/v1"
 
 
 class Client:
@@ -35,6 +40,8 @@ class Client:
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
         self.settings = settings or Settings.load(**overrides)
         headers = {"X-Opsloop-Actor": self.settings.actor}
+        if self.settings.token:
+            headers["Authorization"] = f"Bearer {self.settings.token}"
         self._transport: Transport
         if self.settings.url:
             self.mode = "remote"
@@ -58,8 +65,12 @@ class Client:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         content: bytes = b"",
+        api: bool = True,
     ) -> bytes:
-        """One API call; an error answer is raised as the same OpsloopError the server had."""
+        """One call (``api``: under /api/v1, else a data-plane path such as
+        /endpoints/x/predict); an error answer is raised as the OpsloopError the server had."""
+        if api:
+            path = API + path
         headers = None
         if json is not None:
             content = orjson.dumps(json)
@@ -280,6 +291,106 @@ class Client:
                 "GET", f"/projects/{project}/models/{model}/aliases/{alias}/history"
             )
         ]
+
+    # -- endpoints ----------------------------------------------------------------------
+    def list_endpoints(self, project: str | None = None) -> list[Endpoint]:
+        params = {"project": project} if project else {}
+        return [Endpoint.model_validate(e) for e in self._json("GET", "/endpoints", params=params)]
+
+    def get_endpoint(self, name: str) -> Endpoint:
+        return Endpoint.model_validate(self._json("GET", f"/endpoints/{name}"))
+
+    def deployment_history(self, name: str, limit: int = 1000) -> list[Deployment]:
+        found = self._json("GET", f"/endpoints/{name}/deployments", params={"limit": limit})
+        return [Deployment.model_validate(d) for d in found]
+
+    def deploy(self, endpoint: str, model: str, **options: Any) -> Deployment:
+        """``options``: canary (percent), shadow, force, reason."""
+        body = {"model": model, **options}
+        return Deployment.model_validate(
+            self._json("POST", f"/endpoints/{endpoint}/deployments", json=body)
+        )
+
+    def promote(self, endpoint: str, reason: str = "") -> Deployment:
+        return Deployment.model_validate(
+            self._json("POST", f"/endpoints/{endpoint}/promote", json={"reason": reason})
+        )
+
+    def rollback(
+        self, endpoint: str, *, steps: int = 1, to: int | None = None, reason: str = ""
+    ) -> Deployment:
+        body = {"steps": steps, "to": to, "reason": reason}
+        return Deployment.model_validate(
+            self._json("POST", f"/endpoints/{endpoint}/rollback", json=body)
+        )
+
+    def predict(
+        self,
+        endpoint: str,
+        inputs: Sequence[Any],
+        ids: Sequence[str] | None = None,
+        key: str | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"inputs": list(inputs)}
+        if ids is not None:
+            body["ids"] = list(ids)
+        if key is not None:
+            body["key"] = key
+        answer: dict[str, Any] = self._json(
+            "POST", f"/endpoints/{endpoint}/predict", json=body, api=False
+        )
+        return answer
+
+    def send_feedback(
+        self, endpoint: str, labels: Sequence[Mapping[str, Any]], source: str = "user"
+    ) -> FeedbackReceipt:
+        body = {"feedback": [dict(item) for item in labels], "source": source}
+        return FeedbackReceipt.model_validate(
+            self._json("POST", f"/endpoints/{endpoint}/feedback", json=body, api=False)
+        )
+
+    def export_predictions(self, endpoint: str, **query: Any) -> bytes:
+        """Parquet bytes (``format="csv"`` or ``"jsonl"`` for others); ``since``, ``until``,
+        ``role``, ``inputs`` filter."""
+        params = {k: _query_value(v) for k, v in query.items() if v is not None}
+        return self.request("GET", f"/endpoints/{endpoint}/predictions", params=params)
+
+    # -- evaluations ------------------------------------------------------------------
+    def evaluate(self, ref: ModelRef, dataset: str, **options: Any) -> Evaluation:
+        """``options``: gate (YAML text), endpoint, target, segment."""
+        version = ref.version if ref.version is not None else (ref.alias or "latest")
+        path = f"/projects/{ref.project}/models/{ref.model}/versions/{version}/evaluations"
+        body = {"dataset": dataset, **options}
+        return Evaluation.model_validate(self._json("POST", path, json=body))
+
+    def list_evaluations(self, ref: ModelRef) -> list[Evaluation]:
+        version = ref.version if ref.version is not None else (ref.alias or "latest")
+        path = f"/projects/{ref.project}/models/{ref.model}/versions/{version}/evaluations"
+        return [Evaluation.model_validate(e) for e in self._json("GET", path)]
+
+    def get_evaluation(self, evaluation_id: int) -> Evaluation:
+        return Evaluation.model_validate(self._json("GET", f"/evaluations/{evaluation_id}"))
+
+    # -- tokens -------------------------------------------------------------------------
+    def create_token(self, role: str, **options: Any) -> IssuedToken:
+        """``options``: name, endpoint, expires_at."""
+        body = {"role": role, **{k: _query_value(v) for k, v in options.items()}}
+        return IssuedToken.model_validate(self._json("POST", "/tokens", json=body))
+
+    def list_tokens(self, revoked: bool = False) -> list[Token]:
+        found = self._json("GET", "/tokens", params={"revoked": str(revoked).lower()})
+        return [Token.model_validate(t) for t in found]
+
+    def revoke_token(self, token_id: str) -> Token:
+        return Token.model_validate(self._json("DELETE", f"/tokens/{token_id}"))
+
+
+def _query_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value
 
 
 def _batch(

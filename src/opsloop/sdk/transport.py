@@ -18,8 +18,6 @@ from starlette.types import ASGIApp, Message
 
 from opsloop.domain.errors import Unavailable
 
-API = "/api/v1"
-
 
 class Reply(NamedTuple):
     status: int
@@ -44,7 +42,7 @@ class HttpTransport:
     def __init__(self, base_url: str, headers: Mapping[str, str], timeout_s: float) -> None:
         import httpx
 
-        self._http = httpx.Client(base_url=base_url + API, headers=dict(headers), timeout=timeout_s)
+        self._http = httpx.Client(base_url=base_url, headers=dict(headers), timeout=timeout_s)
 
     def request(
         self,
@@ -90,7 +88,7 @@ class EmbeddedTransport:
         content: bytes = b"",
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
-        full_path = API + path
+        full_path = path
         query = urlencode(params or {}, doseq=True).encode()
         extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
         scope = {

@@ -5,32 +5,58 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from opsloop import __version__
 from opsloop.domain.settings import Settings
 from opsloop.server import errors
+from opsloop.server.access import authorize
 from opsloop.server.deps import Calls
-from opsloop.server.routes import artifacts, datasets, models, projects, runs
+from opsloop.server.routes import (
+    artifacts,
+    datasets,
+    endpoints,
+    evaluations,
+    models,
+    projects,
+    runs,
+    serving,
+    tokens,
+)
 from opsloop.services.platform import Platform
+from opsloop.services.serving.host import ServingHost
 
 API_PREFIX = "/api/v1"
 
 
 def create_app(
-    settings: Settings | None = None, platform: Platform | None = None, *, embedded: bool = False
+    settings: Settings | None = None,
+    platform: Platform | None = None,
+    *,
+    embedded: bool = False,
+    serve_only: list[str] | None = None,
 ) -> FastAPI:
     """Build the app over ``platform`` (opened from ``settings`` when not given).
 
     ``embedded`` is for the SDK's in-process transport: service calls then run inline
-    instead of in a worker thread (see ``deps.Calls``).
+    instead of in a worker thread (see ``deps.Calls``). ``serve_only`` makes a serving-only
+    process for those endpoints: predict and feedback, no management API.
     """
     if platform is None:
         platform = Platform.open(settings or Settings.load())
     owned = platform
+    host = ServingHost(
+        platform.deployments,
+        platform.registry,
+        platform.predictions.append_predictions,
+        max_batch=platform.settings.max_batch,
+        only=serve_only,
+    )
+    platform.on_close(host.stop)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        host.start()  # serve the current plans from the first request on
         yield
         owned.close()
 
@@ -41,10 +67,22 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.platform = platform
+    app.state.host = host
     app.state.calls = Calls(inline=embedded)
     errors.install(app)
-    for module in (projects, runs, artifacts, datasets, models):
-        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(serving.router)
+    if serve_only is None:
+        for module in (
+            projects,
+            runs,
+            artifacts,
+            datasets,
+            models,
+            evaluations,
+            endpoints,
+            tokens,
+        ):
+            app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(authorize)])
 
     @app.get("/healthz", tags=["health"])
     def health() -> dict[str, str]:

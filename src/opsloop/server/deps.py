@@ -22,7 +22,11 @@ T = TypeVar("T")
 def actor_of(request: Request) -> Actor:
     """Who is asking: the ``X-Opsloop-Actor`` and ``X-Opsloop-Actor-Kind`` headers."""
     headers = request.headers
-    name = headers.get("x-opsloop-actor") or request.app.state.platform.settings.actor
+    token = getattr(request.state, "token", None)
+    if token is not None:  # with auth on, who is asking is the token's name
+        name = token.name
+    else:
+        name = headers.get("x-opsloop-actor") or request.app.state.platform.settings.actor
     if not name.strip() or len(name) > MAX_ACTOR:
         raise InvalidInput(f"actor must be 1 to {MAX_ACTOR} characters", field="X-Opsloop-Actor")
     kind_text = headers.get("x-opsloop-actor-kind")

@@ -110,3 +110,69 @@ class ModelVersionCreate(Body):
 class AliasSet(Body):
     version: int = Field(ge=1, le=2**31 - 1)
     reason: str = Field(default="", max_length=2000)
+
+
+class DeployRequest(Body):
+    model: str = Field(description="project/model@version (or @alias)")
+    canary: float | None = Field(default=None, description="percent of traffic, above 0, below 100")
+    shadow: bool = False
+    force: bool = Field(default=False, description="deploy without a go verdict; needs a reason")
+    reason: str = ""
+
+
+class PromoteRequest(Body):
+    reason: str = ""
+
+
+class RollbackRequest(Body):
+    steps: int = Field(default=1, description="how many deployments back")
+    to: int | None = Field(default=None, description="or: the deployment number to restore")
+    reason: str = ""
+
+
+class FeedbackItem(BaseModel):
+    id: str
+    label: Scalar
+
+
+class FeedbackRequest(Body):
+    feedback: list[FeedbackItem]
+    source: str = Field(default="user", description="user, reviewer or system")
+
+
+class PredictRequest(Body):
+    """Documented here; the route reads the body itself (the hot path)."""
+
+    inputs: list[dict[str, Any] | list[Any]] = Field(
+        description="rows: objects keyed by feature name, or arrays in signature order"
+    )
+    ids: list[str] | None = Field(default=None, description="your id per row; made if absent")
+    key: str | None = Field(
+        default=None, description="routes a canary split stickily (e.g. a user id)"
+    )
+
+
+class PredictionOut(BaseModel):
+    id: str
+    prediction: Any
+    scores: dict[str, float] | None = None
+
+
+class PredictResponse(BaseModel):
+    model: str = Field(description="project/model@version that answered")
+    predictions: list[PredictionOut]
+
+
+class TokenCreate(Body):
+    role: str = Field(description="viewer, reviewer, deployer or admin")
+    name: str | None = None
+    endpoint: str | None = Field(default=None, description="limit the token to one endpoint")
+    expires_at: datetime | None = None
+
+
+class EvaluateRequest(Body):
+    dataset: str = Field(description="project/dataset[@version] holding features and the truth")
+    gate: str | None = Field(default=None, description="the gate policy, as YAML text")
+    endpoint: str | None = Field(default=None, description="the endpoint the verdict is for")
+    target: str | None = Field(default=None, description="the truth column (or in the gate)")
+    segment: str | None = Field(default=None, description="a column for per-segment metrics")

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from opsloop.domain.settings import Settings
+from opsloop.services.auth import AuthService
 from opsloop.services.datasets import DatasetService
+from opsloop.services.deployments import DeploymentService
+from opsloop.services.evaluation.service import EvaluationService
 from opsloop.services.events import EventService
+from opsloop.services.feedback import FeedbackService
 from opsloop.services.projects import ProjectService
 from opsloop.services.registry import RegistryService
 from opsloop.services.tracking import TrackingService
 from opsloop.store.artifacts import ArtifactStore
 from opsloop.store.database import Database
+from opsloop.store.prediction_log import PredictionLog
 
 
 @dataclass
@@ -24,6 +30,12 @@ class Platform:
     datasets: DatasetService
     registry: RegistryService
     events: EventService
+    deployments: DeploymentService
+    predictions: PredictionLog
+    feedback: FeedbackService
+    auth: AuthService
+    evaluations: EvaluationService
+    _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def open(cls, settings: Settings) -> Platform:
@@ -32,16 +44,33 @@ class Platform:
         db.refresh_statistics()
         artifacts = ArtifactStore(settings.artifacts)
         projects = ProjectService(db)
+        registry = RegistryService(db, artifacts, projects)
+        deployments = DeploymentService(db, projects, registry)
+        predictions = PredictionLog(settings.predictions, fsync=settings.predictions_fsync)
+        datasets = DatasetService(db, artifacts, projects)
         return cls(
             settings=settings,
             db=db,
             artifacts=artifacts,
             projects=projects,
             tracking=TrackingService(db, artifacts, projects),
-            datasets=DatasetService(db, artifacts, projects),
-            registry=RegistryService(db, artifacts, projects),
+            datasets=datasets,
+            registry=registry,
             events=EventService(db),
+            deployments=deployments,
+            predictions=predictions,
+            feedback=FeedbackService(db, deployments, predictions),
+            auth=AuthService(db, enabled=settings.auth),
+            evaluations=EvaluationService(db, registry, datasets, deployments),
         )
 
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Run ``closer`` when the platform closes (before its stores are)."""
+        self._closers.append(closer)
+
     def close(self) -> None:
+        for closer in reversed(self._closers):
+            closer()
+        self._closers.clear()
+        self.predictions.close()
         self.db.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from opsloop.domain.entities import Actor, AliasMove, Model, ModelVersion, Signature
@@ -169,6 +170,10 @@ class RegistryService:
                     raise NotFound(f"model {ref.full_name} has no versions", field="version")
             return models.get_version(conn, model_id, version)
 
+    def load(self, version: ModelVersion) -> Any:
+        """The live model object of ``version``, its bytes checked against their sha256."""
+        return flavors.get(version.flavor).load(self.artifacts.get(version.sha256))
+
     def set_alias(
         self,
         project: str,
@@ -179,6 +184,21 @@ class RegistryService:
         reason: str = "",
     ) -> AliasMove:
         """Point ``alias`` at ``version`` (None removes it). Every move is an Event."""
+        with self.db.begin() as conn:
+            return self.move_alias(conn, project, model, alias, version, actor, reason)
+
+    def move_alias(
+        self,
+        conn: Connection,
+        project: str,
+        model: str,
+        alias: str,
+        version: int | None,
+        actor: Actor,
+        reason: str = "",
+    ) -> AliasMove:
+        """``set_alias`` inside the caller's transaction (a deployment moves ``champion``
+        in the same commit as the traffic plan)."""
         check_name(alias, "alias")
         if alias in RESERVED_ALIASES:
             raise InvalidInput(f"alias {alias!r} is reserved", field="alias")
@@ -186,31 +206,30 @@ class RegistryService:
             raise InvalidInput(f"alias {alias!r} would read as a version number", field="alias")
         if version is not None and (not isinstance(version, int) or version < 1):
             raise InvalidInput("version must be a positive whole number", field="version")
-        with self.db.begin() as conn:
-            model_id = models.get_id(conn, project, model)
-            models.lock(conn, model_id)  # the move's "from" must be the version it replaced
-            if version is not None and not models.version_exists(conn, model_id, version):
-                raise NotFound(f"model {project}/{model} has no version {version}", field="version")
-            previous = models.alias_target(conn, model_id, alias)
-            if version is None and previous is None:
-                raise NotFound(f"model {project}/{model} has no alias {alias!r}", field="alias")
-            moved_at = now()
-            models.set_alias(conn, model_id, alias, version)
-            event_id = events.append(
-                conn,
-                kind="alias.moved",
-                subject=subject_of(project, model),
-                project=project,
-                actor=actor.name,
-                actor_kind=actor.kind,
-                time=moved_at,
-                data={
-                    "alias": alias,
-                    "from_version": previous,
-                    "to_version": version,
-                    "reason": reason,
-                },
-            )
+        model_id = models.get_id(conn, project, model)
+        models.lock(conn, model_id)  # the move's "from" must be the version it replaced
+        if version is not None and not models.version_exists(conn, model_id, version):
+            raise NotFound(f"model {project}/{model} has no version {version}", field="version")
+        previous = models.alias_target(conn, model_id, alias)
+        if version is None and previous is None:
+            raise NotFound(f"model {project}/{model} has no alias {alias!r}", field="alias")
+        moved_at = now()
+        models.set_alias(conn, model_id, alias, version)
+        event_id = events.append(
+            conn,
+            kind="alias.moved",
+            subject=subject_of(project, model),
+            project=project,
+            actor=actor.name,
+            actor_kind=actor.kind,
+            time=moved_at,
+            data={
+                "alias": alias,
+                "from_version": previous,
+                "to_version": version,
+                "reason": reason,
+            },
+        )
         return AliasMove(
             alias=alias,
             from_version=previous,

@@ -232,3 +232,68 @@ events = Table(
     Index(None, "subject", "id"),
     Index(None, "kind", "time"),
 )
+
+evaluations = Table(
+    "evaluations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_version_id", ForeignKey("model_versions.id"), nullable=False),
+    Column("endpoint", NAME, nullable=True),
+    Column("dataset", String(512), nullable=False),
+    Column("verdict", String(8), nullable=True),
+    Column("gate", Text, nullable=True),
+    Column("report", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", NAME, nullable=False),
+    Index(None, "model_version_id", "endpoint", "id"),
+)
+
+endpoints = Table(
+    "endpoints",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", NAME, nullable=False, unique=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("plan", JSON, nullable=False),
+    Column("deployment", Integer, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("endpoint_id", ForeignKey("endpoints.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("plan", JSON, nullable=False),
+    Column("model", NAME, nullable=True),
+    Column("version", Integer, nullable=True),
+    Column("base", Integer, nullable=True),
+    Column("restores", Integer, nullable=True),
+    Column("evaluation_id", ForeignKey("evaluations.id"), nullable=True),
+    Column("verdict", String(8), nullable=True),
+    Column("forced", Boolean, nullable=False, default=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("actor", NAME, nullable=False),
+    Column("actor_kind", String(16), nullable=False),
+    Column("time", Float, nullable=False),
+    UniqueConstraint("endpoint_id", "number"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("name", NAME, nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("endpoint", NAME, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", NAME, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+    Column("last_used_at", Float, nullable=True),
+)

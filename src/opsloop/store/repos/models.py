@@ -185,3 +185,15 @@ def list_all(conn: Connection, project: str | None) -> list[Model]:
 def get(conn: Connection, project: str, name: str) -> Model:
     get_id(conn, project, name)  # raises not-found naming what is missing
     return next(model for model in list_all(conn, project) if model.name == name)
+
+
+def version_id(conn: Connection, model_id: int, version: int) -> int:
+    found = conn.execute(
+        select(model_versions.c.id).where(
+            model_versions.c.model_id == model_id, model_versions.c.version == version
+        )
+    ).scalar()
+    if found is None:
+        get_version(conn, model_id, version)  # raises not-found naming the model
+        raise AssertionError("unreachable")  # pragma: no cover
+    return int(found)

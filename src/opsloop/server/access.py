@@ -1,0 +1,48 @@
+"""Who may call which route: the needed role per route, checked before the route runs."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from opsloop.domain.auth import Role, Token
+from opsloop.services.auth import require
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def needed_role(method: str, path: str) -> Role:
+    """The role a route needs; ``path`` is the route's template."""
+    if path.startswith("/api/v1/tokens"):
+        return Role.ADMIN
+    if path.endswith("/predict"):
+        return Role.VIEWER
+    if path.endswith("/feedback"):
+        return Role.REVIEWER
+    if method in READ_METHODS:
+        return Role.VIEWER
+    return Role.DEPLOYER
+
+
+async def token_of(request: Request) -> Token | None:
+    """The caller's verified token, or None when auth is off."""
+    auth = request.app.state.platform.auth
+    if not auth.enabled:
+        return None
+    header = request.headers.get("authorization", "")
+    presented = header[7:].strip() if header[:7].lower() == "bearer " else None
+    token = auth.cached(presented) if presented else None
+    if token is None:
+        token = await run_in_threadpool(auth.verify, presented)
+    request.state.token = token
+    return token
+
+
+async def authorize(request: Request) -> None:
+    """Router dependency: refuse the call unless the caller's role allows this route."""
+    token = await token_of(request)
+    if token is None:
+        return
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    require(token, needed_role(request.method, path), request.path_params.get("name"))

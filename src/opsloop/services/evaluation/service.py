@@ -1,0 +1,289 @@
+"""Evaluate a model version — and the champion, on the same rows — then judge it by a gate.
+
+The verdict is stored as an Evaluation on the version; ``deploy`` reads the newest verdict for
+its endpoint. The champion is the endpoint's primary when the gate names an endpoint, else the
+model's ``champion`` alias.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from opsloop.domain.deployments import Slot
+from opsloop.domain.entities import Actor, ModelVersion
+from opsloop.domain.errors import InvalidInput, NotFound
+from opsloop.domain.evaluation import Evaluation, Gate, MetricReport, verdict
+from opsloop.domain.names import DatasetRef, ModelRef, check_name
+from opsloop.services.datasets import DatasetService
+from opsloop.services.deployments import CHAMPION, DeploymentService
+from opsloop.services.evaluation import metrics
+from opsloop.services.registry import RegistryService, subject_of
+from opsloop.services.serving.batch import features
+from opsloop.services.serving.inputs import InputSchema
+from opsloop.services.serving.runtime import LoadedModel
+from opsloop.store.database import Database
+from opsloop.store.repos import evaluations, events, models
+from opsloop.store.repos._time import at, now
+
+LATENCY_SAMPLE = 100
+MAX_LATENCY_SAMPLE = 10_000
+
+
+class EvaluationService:
+    def __init__(
+        self,
+        db: Database,
+        registry: RegistryService,
+        datasets: DatasetService,
+        deployments: DeploymentService,
+    ) -> None:
+        self.db = db
+        self.registry = registry
+        self.datasets = datasets
+        self.deployments = deployments
+
+    def evaluate(
+        self,
+        ref: ModelRef,
+        data: DatasetRef,
+        actor: Actor,
+        *,
+        gate: str | None = None,
+        endpoint: str | None = None,
+        target: str | None = None,
+        segment: str | None = None,
+    ) -> Evaluation:
+        """Measure ``ref`` and the champion on ``data``; judge by ``gate`` (YAML) if given."""
+        policy = Gate.parse(gate) if gate is not None else Gate()
+        endpoint = endpoint or policy.endpoint
+        if endpoint is not None:
+            check_name(endpoint, "endpoint")
+        target = target or policy.target
+        if not target:
+            raise InvalidInput(
+                "say which column holds the truth (--target, or target: in the gate)",
+                field="target",
+            )
+        segment = segment or policy.segment
+        candidate = self.registry.resolve(ref)
+        table = self.datasets.read_table(data.project, data.dataset, data.version)
+        frame = table.to_pandas()
+        for column, what in ((target, "target"), (segment, "segment"), (policy.group, "group")):
+            if column is not None and column not in frame.columns:
+                raise InvalidInput(f"dataset {data} has no {what} column {column!r}", field=what)
+        if len(frame) == 0:
+            raise InvalidInput(f"dataset {data} has no rows", field="data")
+        loaded = LoadedModel(candidate, self.registry.load(candidate))
+        champion_version, serving = self._champion(candidate, endpoint)
+        report = self._measure(loaded, frame, target, segment, policy, timed=True)
+        champion_report = None
+        if champion_version is not None:
+            champion = LoadedModel(champion_version, self.registry.load(champion_version))
+            champion_report = self._measure(champion, frame, target, segment, policy, timed=True)
+        compatible = None
+        if serving is not None:
+            compatible = compatible_inputs(candidate, serving)
+        results = policy.judge(report, champion_report, signature_compatible=compatible)
+        decided = verdict(results) if gate is not None else None
+        created = now()
+        body = {
+            "task": report.task,
+            "target": target,
+            "segment": segment,
+            "candidate": report.model_dump(mode="json"),
+            "champion": None if champion_version is None else champion_version.ref,
+            "champion_report": None
+            if champion_report is None
+            else champion_report.model_dump(mode="json"),
+            "rules": [r.model_dump(mode="json") for r in results],
+            "signature_compatible": compatible,
+        }
+        with self.db.begin() as conn:
+            model_id = models.get_id(conn, candidate.project, candidate.model)
+            evaluation_id = evaluations.insert(
+                conn,
+                model_version_id=models.version_id(conn, model_id, candidate.version),
+                endpoint=endpoint,
+                dataset=str(data),
+                verdict=decided,
+                gate=gate,
+                report=body,
+                created_at=created,
+                created_by=actor.name,
+            )
+            events.append(
+                conn,
+                kind="model_version.evaluated",
+                subject=subject_of(candidate.project, candidate.model),
+                project=candidate.project,
+                actor=actor.name,
+                actor_kind=actor.kind,
+                time=created,
+                data={
+                    "version": candidate.version,
+                    "evaluation_id": evaluation_id,
+                    "endpoint": endpoint,
+                    "dataset": str(data),
+                    "verdict": decided,
+                    "champion": body["champion"],
+                },
+            )
+            row = evaluations.get(conn, evaluation_id)
+        return evaluation_of(row)
+
+    def get(self, evaluation_id: int) -> Evaluation:
+        with self.db.read() as conn:
+            return evaluation_of(evaluations.get(conn, evaluation_id))
+
+    def for_version(self, ref: ModelRef) -> list[Evaluation]:
+        version = self.registry.resolve(ref)
+        with self.db.read() as conn:
+            model_id = models.get_id(conn, version.project, version.model)
+            rows = evaluations.for_version(conn, models.version_id(conn, model_id, version.version))
+        return [evaluation_of(row) for row in rows]
+
+    def _champion(
+        self, candidate: ModelVersion, endpoint: str | None
+    ) -> tuple[ModelVersion | None, ModelVersion | None]:
+        """(the version to compare with, the endpoint's primary) — either may be None."""
+        primary: Slot | None = None
+        if endpoint is not None:
+            try:
+                primary = self.deployments.get(endpoint).plan.primary
+            except NotFound:
+                primary = None
+        if primary is not None:
+            serving = self.registry.resolve(
+                ModelRef(candidate.project, primary.model, version=primary.version)
+            )
+            return (
+                None
+                if serving.version == candidate.version and serving.model == candidate.model
+                else serving
+            ), serving
+        try:
+            alias = self.registry.resolve(
+                ModelRef(candidate.project, candidate.model, alias=CHAMPION)
+            )
+        except NotFound:
+            return None, None
+        return (None if alias.version == candidate.version else alias), None
+
+    def _measure(
+        self,
+        model: LoadedModel,
+        frame: Any,
+        target: str,
+        segment: str | None,
+        policy: Gate,
+        *,
+        timed: bool,
+    ) -> MetricReport:
+        inputs = features(model, frame)
+        scored = model.score_features(inputs, len(frame))
+        truth = frame[target].to_numpy()
+        predicted = np.asarray(scored.predictions, dtype=object)
+        task = policy.task or ("classification" if model.classes is not None else "regression")
+        proba = None
+        if scored.scores is not None and model.classes is not None:
+            keys = [str(c) for c in model.classes]
+            proba = np.array([[row[k] for k in keys] for row in scored.scores])
+            if proba.shape[1] == 2:
+                proba = proba[:, 1]
+
+        def compute(mask: np.ndarray | None) -> tuple[dict[str, float | None], Any, Any]:
+            pick = slice(None) if mask is None else mask
+            if task == "classification":
+                result = metrics.classification(
+                    truth[pick],
+                    predicted[pick],
+                    scores=None if proba is None else proba[pick],
+                    classes=model.classes,
+                    positive=policy.positive,
+                    costs=policy.costs,
+                )
+                return dict(result.metrics), result.confusion, result.calibration
+            if task == "ranking":
+                if policy.group is None:
+                    raise InvalidInput(
+                        "ranking needs a group column (group: in the gate)", field="group"
+                    )
+                values = np.asarray(
+                    scored.score if scored.score is not None else scored.predictions, dtype=float
+                )
+                found = metrics.ranking(
+                    frame[policy.group].to_numpy()[pick], truth[pick], values[pick], k=policy.k
+                )
+                return dict(found), None, []
+            found = metrics.regression(
+                truth[pick].astype(float), np.asarray(scored.predictions, dtype=float)[pick]
+            )
+            return dict(found), None, []
+
+        overall, confusion, calibration = compute(None)
+        segments = {}
+        if segment is not None:
+            segments = metrics.by_segment(frame[segment].to_numpy(), lambda m: compute(m)[0])
+        if timed:
+            overall.update(latency(model, frame, policy.latency_sample or LATENCY_SAMPLE))
+        return MetricReport(
+            metrics=overall,
+            confusion=confusion,
+            calibration=calibration,
+            segments=segments,
+            rows=len(frame),
+            task=task,
+        )
+
+
+def latency(model: LoadedModel, frame: Any, sample: int) -> dict[str, float | None]:
+    """Milliseconds to score one row, as an endpoint does (median and 99th percentile)."""
+    sample = min(sample, MAX_LATENCY_SAMPLE, len(frame))
+    rows = frame.sample(n=sample, random_state=0) if sample < len(frame) else frame
+    timings = []
+    for i in range(len(rows)):
+        one = rows.iloc[i : i + 1]
+        start = time.perf_counter()
+        model.score_features(features(model, one), 1)
+        timings.append((time.perf_counter() - start) * 1000.0)
+    return {
+        "latency_p50_ms": float(np.percentile(timings, 50)),
+        "latency_p99_ms": float(np.percentile(timings, 99)),
+    }
+
+
+def compatible_inputs(candidate: ModelVersion, serving: ModelVersion) -> bool:
+    """Whether every request the serving model accepts is one the candidate accepts too."""
+    new, old = InputSchema.of(candidate.signature), InputSchema.of(serving.signature)
+    if new is None or old is None:
+        return new is None
+    return new.named == old.named and dict(zip(new.names, new.types, strict=True)) == dict(
+        zip(old.names, old.types, strict=True)
+    )
+
+
+def evaluation_of(row: Any) -> Evaluation:
+    report = row["report"]
+    return Evaluation(
+        id=row["id"],
+        project=row["project"],
+        model=row["model"],
+        version=row["version"],
+        endpoint=row["endpoint"],
+        dataset=row["dataset"],
+        verdict=row["verdict"],
+        task=report.get("task"),
+        target=report.get("target"),
+        segment=report.get("segment"),
+        candidate=report["candidate"],
+        champion=report.get("champion"),
+        champion_report=report.get("champion_report"),
+        rules=report.get("rules", []),
+        signature_compatible=report.get("signature_compatible"),
+        gate=row["gate"],
+        created_at=at(row["created_at"]),
+        created_by=row["created_by"],
+    )

@@ -1,0 +1,1 @@
+"""Online prediction: input checks, loaded models, micro-batching, traffic plans, logging."""

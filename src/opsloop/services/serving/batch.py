@@ -1,0 +1,78 @@
+"""Batch scoring: a whole table through a model, chunk by chunk, with the same input rules
+as the endpoints (every column the signature names must be there, with its type)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from opsloop.domain.errors import InvalidInput
+from opsloop.services.serving.runtime import LoadedModel
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+CHUNK_ROWS = 50_000
+
+
+def features(model: LoadedModel, frame: pd.DataFrame) -> Any:
+    """The columns ``model`` takes, in its order and types, from a DataFrame."""
+    schema = model.schema
+    if schema is None:
+        return frame
+    if not schema.named:
+        if frame.shape[1] != schema.width:
+            raise InvalidInput(
+                f"the input has {frame.shape[1]} columns, the model takes {schema.width}",
+                field="input",
+            )
+        return frame.to_numpy(dtype=np.float64 if schema.numeric else object)
+    missing = [name for name in schema.names if name not in frame.columns]
+    if missing:
+        raise InvalidInput(
+            f"the input has no column {missing[0]!r} (the model takes "
+            f"{', '.join(schema.names[:8])}{', ...' if schema.width > 8 else ''})",
+            field=missing[0],
+        )
+    chosen = frame[schema.names].copy()
+    for name, kind in zip(schema.names, schema.types, strict=True):
+        try:
+            if kind in ("double", "float"):
+                chosen[name] = chosen[name].astype("float64")
+            elif kind == "category":
+                chosen[name] = chosen[name].astype("category")
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"column {name!r} must be {kind}: {exc}", field=name) from None
+    return chosen
+
+
+def score_table(
+    model: LoadedModel,
+    table: pa.Table,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Callable[[int], None] | None = None,
+) -> pa.Table:
+    """``table`` with ``prediction`` (and ``score``, ``score.<class>`` for classifiers) added."""
+    import pyarrow as pa
+
+    if table.num_rows == 0:
+        raise InvalidInput("the input has no rows", field="input")
+    pieces: list[pa.Table] = []
+    for offset in range(0, table.num_rows, chunk_rows):
+        chunk = table.slice(offset, chunk_rows)
+        scored = model.score_features(features(model, chunk.to_pandas()), chunk.num_rows)
+        out = chunk.append_column("prediction", pa.array(scored.predictions))
+        if scored.score is not None:
+            out = out.append_column("score", pa.array(scored.score, pa.float64()))
+        if scored.scores is not None:
+            for key in scored.scores[0]:
+                column = [row[key] for row in scored.scores]
+                out = out.append_column(f"score.{key}", pa.array(column, pa.float64()))
+        pieces.append(out)
+        if progress is not None:
+            progress(chunk.num_rows)
+    return pa.concat_tables(pieces)

@@ -1,0 +1,97 @@
+"""A registered model version, loaded and ready to score batches of checked rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from opsloop.domain.entities import ModelVersion
+from opsloop.domain.errors import InvalidInput
+from opsloop.services.serving.inputs import InputSchema
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A batch's answers, one entry per row."""
+
+    predictions: list[Any]
+    scores: list[dict[str, float]] | None
+    score: list[float] | None
+
+
+class LoadedModel:
+    def __init__(self, version: ModelVersion, model: Any) -> None:
+        self.version = version
+        self.model = model
+        self.ref = f"{version.model}@{version.version}"
+        self.schema = InputSchema.of(version.signature)
+        classes = getattr(model, "classes_", None)
+        if classes is None:
+            classes = version.signature.classes
+        self.classes = None if classes is None else [_plain(c) for c in classes]
+        self._class_keys = None if self.classes is None else [str(c) for c in self.classes]
+        self._proba = self.classes is not None and _has_proba(model)
+
+    def matrix(self, rows: list[list[Any]]) -> Any:
+        """Checked rows as what the model was trained on: a DataFrame for named columns,
+        a float array for a tensor."""
+        schema = self.schema
+        if schema is None:
+            return np.asarray(rows)
+        if not schema.named:
+            return np.asarray(rows, dtype=np.float64 if schema.numeric else object)
+        import pandas as pd
+
+        if schema.numeric:
+            return pd.DataFrame(np.asarray(rows, dtype=np.float64), columns=schema.names)
+        frame = pd.DataFrame.from_records(rows, columns=schema.names)
+        for name, kind in zip(schema.names, schema.types, strict=True):
+            if kind in ("double", "float"):
+                frame[name] = frame[name].astype("float64")
+            elif kind == "category":
+                frame[name] = frame[name].astype("category")
+        return frame
+
+    def score(self, rows: list[list[Any]]) -> Scored:
+        return self.score_features(self.matrix(rows), len(rows))
+
+    def score_features(self, features: Any, rows: int) -> Scored:
+        """Score what ``matrix`` (or ``batch.features``) built: ``rows`` rows."""
+        if self._proba:
+            probabilities = np.asarray(self.model.predict_proba(features), dtype=np.float64)
+            if probabilities.ndim != 2 or probabilities.shape[1] != len(self._class_keys or []):
+                raise InvalidInput(
+                    f"model {self.ref} gave probabilities of shape {probabilities.shape} for "
+                    f"{len(self._class_keys or [])} classes",
+                    field="model",
+                )
+            classes = self.classes or []
+            keys = self._class_keys or []
+            predictions = [classes[i] for i in probabilities.argmax(axis=1).tolist()]
+            table = probabilities.tolist()
+            scores = [dict(zip(keys, row, strict=True)) for row in table]
+            if len(keys) == 2:
+                score = probabilities[:, 1].tolist()
+            else:
+                score = probabilities.max(axis=1).tolist()
+            return Scored(predictions, scores, score)
+        output = np.asarray(self.model.predict(features))
+        if output.ndim == 0 or output.shape[0] != rows:
+            raise InvalidInput(
+                f"model {self.ref} returned {output.shape} for {rows} rows", field="model"
+            )
+        return Scored([_plain(v) for v in output.tolist()], None, None)
+
+
+def _has_proba(model: Any) -> bool:
+    try:
+        return callable(getattr(model, "predict_proba", None))
+    except AttributeError:  # e.g. a pipeline whose last step has no probabilities
+        return False
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly Python value from a NumPy scalar."""
+    return value.item() if hasattr(value, "item") else value

@@ -1,0 +1,323 @@
+"""Queries: DuckDB over the Parquet files plus the whole lines of hot segments.
+
+Each query starts from a snapshot. The segments are listed first and the Parquet files second, so
+a segment compacted while we list is found in one form or the other, never in neither; a segment
+whose Parquet file is listed is skipped, so it is never counted twice; a listed segment that is
+gone when we read it was compacted meanwhile, and we list again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from opsloop.store.prediction_log._layout import (
+    SegmentName,
+    list_endpoints,
+    list_parquet,
+    list_segments,
+    segments_dir,
+)
+from opsloop.store.prediction_log._records import (
+    FEEDBACK_FIELDS,
+    INPUT_PREFIX,
+    PREDICTION_FIELDS,
+    TIME,
+    concat,
+    normal,
+    request_ids,
+    to_table,
+    unify,
+)
+from opsloop.store.prediction_log._segments import read_complete
+
+if TYPE_CHECKING:
+    import duckdb
+
+_RETRIES = 100
+_FEEDBACK_SLACK = dt.timedelta(days=1)  # feedback recorded up to a day "before" its prediction
+_LABEL_COLUMNS = (
+    "f.label AS label, f.time AS label_time, f.source AS label_source, f.actor AS label_actor"
+)
+_FILTERS = {"since": "time >= $since", "until": "time < $until", "role": "role = $role"}
+_SQL_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.int64(): "BIGINT",
+    pa.float64(): "DOUBLE",
+    pa.bool_(): "BOOLEAN",
+    TIME: "TIMESTAMPTZ",
+}
+
+
+@dataclass
+class _Source:
+    """A FROM item and the Arrow schema of what it reads."""
+
+    sql: str
+    schema: pa.Schema
+
+
+@dataclass
+class _Snapshot:
+    parquet: list[Path]
+    hot: list[Path]
+
+
+class Reader:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock = threading.Lock()
+        self._db: duckdb.DuckDBPyConnection | None = None
+        self._schemas: dict[Path, pa.Schema] = {}
+        self._hot_ids: dict[Path, tuple[int, int, set[str]]] = {}
+
+    def endpoints(self) -> list[str]:
+        return sorted(list_endpoints(self.root))
+
+    def count(self, endpoint: str) -> int:
+        for _ in range(_RETRIES):
+            snapshot = self._snapshot("predictions", endpoint, None, None)
+            try:
+                hot = sum(read_complete(path)[0].count(b"\n") for path in snapshot.hot)
+            except FileNotFoundError:
+                continue
+            if not snapshot.parquet:
+                return hot
+            rows = self._rows("SELECT count(*) FROM read_parquet($files)", files=snapshot.parquet)
+            return hot + int(rows[0][0])
+        raise _raced()
+
+    def find_prediction_ids(self, endpoint: str, ids: Iterable[str]) -> set[str]:
+        wanted = {value for value in ids if isinstance(value, str)}
+        if not wanted:
+            return set()
+        for _ in range(_RETRIES):
+            snapshot = self._snapshot("predictions", endpoint, None, None)
+            try:
+                found = {value for path in snapshot.hot for value in self._ids_in(path, wanted)}
+            except FileNotFoundError:
+                continue
+            rest = wanted - found
+            if snapshot.parquet and rest:
+                # The range lets DuckDB skip row groups by their min/max request id.
+                query = (
+                    "SELECT DISTINCT request_id FROM read_parquet($files)"
+                    " WHERE request_id BETWEEN $low AND $high"
+                    " AND request_id IN (SELECT unnest($ids))"
+                )
+                params = {"low": min(rest), "high": max(rest), "ids": sorted(rest)}
+                rows = self._rows(query, files=snapshot.parquet, **params)
+                found.update(row[0] for row in rows)
+            return found
+        raise _raced()
+
+    def export(
+        self,
+        endpoint: str,
+        *,
+        since: dt.datetime | None,
+        until: dt.datetime | None,
+        role: str | None,
+        with_inputs: bool,
+    ) -> pa.Table:
+        since, until = _utc(since), _utc(until)
+        first = since.date().isoformat() if since else None
+        last = until.date().isoformat() if until else None
+        predictions = self._load("predictions", endpoint, first, last)
+        feedback_first = (since - _FEEDBACK_SLACK).date().isoformat() if since else None
+        feedback = self._load("feedback", endpoint, feedback_first, None)
+        bounds = {"since": since, "until": until, "role": role}
+        params = {name: value for name, value in bounds.items() if value is not None}
+        where = " AND ".join(_FILTERS[name] for name in params) or "TRUE"
+        cursor = self._cursor()
+        try:
+            p_sources = self._sources(cursor, "p", *predictions, params)
+            if not p_sources:
+                return _empty()
+            names = list(PREDICTION_FIELDS)
+            if with_inputs:
+                inputs = (
+                    n for s in p_sources for n in s.schema.names if n.startswith(INPUT_PREFIX)
+                )
+                names.extend(dict.fromkeys(inputs))
+            f_sources = self._sources(cursor, "f", *feedback, params)
+            sql = (
+                f"WITH p AS ({_union(p_sources, names, PREDICTION_FIELDS, where)}),"
+                f" f AS ({_latest_feedback(f_sources)})"
+                f" SELECT p.*, {_LABEL_COLUMNS} FROM p LEFT JOIN f ON p.request_id = f.request_id"
+                " ORDER BY p.time, p.request_id"
+            )
+            table = cursor.sql(sql, params=params).to_arrow_table()
+        finally:
+            cursor.close()
+        return _finish(table)
+
+    def _sources(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        prefix: str,
+        files: list[Path],
+        hot: pa.Table | None,
+        params: dict[str, Any],
+    ) -> list[_Source]:
+        """One source per distinct file schema (usually one), plus the hot rows."""
+        groups: dict[pa.Schema, list[str]] = {}
+        for path in files:
+            groups.setdefault(self._schema(path), []).append(str(path))
+        sources = []
+        for number, (schema, paths) in enumerate(groups.items()):
+            params[f"{prefix}{number}"] = paths
+            sources.append(_Source(f"read_parquet(${prefix}{number})", schema))
+        if hot is not None:
+            cursor.register(f"hot_{prefix}", hot)
+            sources.append(_Source(f"hot_{prefix}", hot.schema))
+        return sources
+
+    def _load(
+        self, kind: str, endpoint: str, first: str | None, last: str | None
+    ) -> tuple[list[Path], pa.Table | None]:
+        for _ in range(_RETRIES):
+            snapshot = self._snapshot(kind, endpoint, first, last)
+            try:
+                data = [read_complete(path)[0] for path in snapshot.hot]
+            except FileNotFoundError:
+                continue
+            tables = [t for t in (to_table(kind, one) for one in data) if t is not None]
+            return snapshot.parquet, concat(tables) if tables else None
+        raise _raced()
+
+    def _snapshot(self, kind: str, endpoint: str, first: str | None, last: str | None) -> _Snapshot:
+        names = [
+            name
+            for name in list_segments(self.root)
+            if name.kind == kind
+            and name.endpoint == endpoint
+            and (first is None or name.date >= first)
+            and (last is None or name.date <= last)
+        ]
+        parquet = list_parquet(self.root, kind, endpoint, first, last)
+        hot = [_segment_path(self.root, name) for name in names if name.segment_id not in parquet]
+        return _Snapshot(sorted(parquet.values()), hot)
+
+    def _ids_in(self, path: Path, wanted: set[str]) -> set[str]:
+        """Request ids of a hot segment, read incrementally: a server asks again and again."""
+        with self._lock:
+            inode, offset, ids = self._hot_ids.get(path, (-1, 0, set()))
+            data, current = read_complete(path, offset)
+            if current != inode:
+                data, current = read_complete(path)
+                offset, ids = 0, set()
+            ids.update(request_ids(data))
+            self._hot_ids[path] = (current, offset + len(data), ids)
+            for stale in [p for p in self._hot_ids if not p.exists()]:
+                del self._hot_ids[stale]
+            return wanted & ids
+
+    def _schema(self, path: Path) -> pa.Schema:
+        schema = self._schemas.get(path)
+        if schema is None:
+            schema = self._schemas[path] = pq.read_schema(path)
+        return schema
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection of its own for one query, sharing the cache of Parquet footers."""
+        with self._lock:
+            if self._db is None:
+                import duckdb
+
+                self._db = duckdb.connect()
+                self._db.execute("SET GLOBAL parquet_metadata_cache = true")
+            return self._db.cursor()
+
+    def _rows(self, query: str, *, files: Sequence[Path], **params: Any) -> list[tuple[Any, ...]]:
+        cursor = self._cursor()
+        try:
+            return cursor.sql(query, params={"files": [str(f) for f in files], **params}).fetchall()
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
+def _union(sources: list[_Source], names: list[str], fixed: dict[str, Any], where: str) -> str:
+    """A UNION ALL of the sources, each cast to the one type a column has across all of them."""
+    sql_types = {}
+    for name in names:
+        unified = unify([s.schema.field(name).type for s in sources if name in s.schema.names])
+        if pa.types.is_null(unified) and isinstance(fixed.get(name), pa.DataType):
+            unified = fixed[name]
+        sql_types[name] = _SQL_TYPES.get(unified, "VARCHAR")  # JSON text for anything else
+    selects = []
+    for source in sources:
+        columns = []
+        for name in names:
+            value = "NULL"
+            if name in source.schema.names:
+                value = _quote(name)
+                if pa.types.is_nested(source.schema.field(name).type):
+                    value = f"to_json({value})"
+            columns.append(f"CAST({value} AS {sql_types[name]}) AS {_quote(name)}")
+        selects.append(f"SELECT {', '.join(columns)} FROM {source.sql} WHERE {where}")
+    return " UNION ALL ".join(selects)
+
+
+def _latest_feedback(sources: list[_Source]) -> str:
+    """The latest feedback per request id (none at all: an empty relation of the same shape)."""
+    names = list(FEEDBACK_FIELDS)
+    if not sources:
+        types = {n: _SQL_TYPES.get(FEEDBACK_FIELDS[n], "VARCHAR") for n in names}
+        nulls = ", ".join(f"CAST(NULL AS {types[n]}) AS {_quote(n)}" for n in names)
+        return f"SELECT {nulls} WHERE FALSE"
+    return (
+        f"SELECT * FROM ({_union(sources, names, FEEDBACK_FIELDS, 'TRUE')})"
+        " QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY time DESC) = 1"
+    )
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _segment_path(root: Path, name: SegmentName) -> Path:
+    return segments_dir(root) / name.filename
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)  # naive times are UTC, as the log stores them
+    return moment.astimezone(dt.UTC)
+
+
+def _finish(table: pa.Table) -> pa.Table:
+    fields = []
+    for field in table.schema:
+        type_ = TIME if pa.types.is_timestamp(field.type) else normal(field.type)
+        fields.append(pa.field(field.name, type_))
+    return table.cast(pa.schema(fields))
+
+
+def _empty() -> pa.Table:
+    fields = [
+        (name, prefer if isinstance(prefer, pa.DataType) else pa.string())
+        for name, prefer in PREDICTION_FIELDS.items()
+    ]
+    fields += [("label", pa.string()), ("label_time", TIME)]
+    fields += [("label_source", pa.string()), ("label_actor", pa.string())]
+    return pa.schema(fields).empty_table()
+
+
+def _raced() -> RuntimeError:
+    return RuntimeError("prediction log segments kept vanishing while being read")
