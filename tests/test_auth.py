@@ -246,15 +246,6 @@ def test_feedback_needs_a_reviewer(server: Server, role: str, status: int) -> No
         assert [e["actor"] for e in events] == [token["name"]]
 
 
-TOKENS_BUG = (
-    "BUG: server/access.py:57 takes the route template from scope['route'], which under "
-    "FastAPI 0.165 is the router's own route ('/tokens', no '/api/v1' prefix), so the "
-    "rule at access.py:17 (path.startswith('/api/v1/tokens')) never matches: any viewer "
-    "lists tokens, and a deployer may create (even admin) tokens and revoke them"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=TOKENS_BUG)
 @pytest.mark.parametrize("role", ["viewer", "reviewer", "deployer"])
 @pytest.mark.parametrize(
     ("method", "path", "body"),
@@ -275,8 +266,7 @@ def test_only_an_admin_manages_tokens(
     ]
 
 
-@pytest.mark.xfail(strict=True, reason=TOKENS_BUG)
-def test_bug_a_deployer_cannot_mint_an_admin_token(server: Server) -> None:
+def test_a_deployer_cannot_mint_an_admin_token(server: Server) -> None:
     secret, _ = server.issue("deployer")
     minted = server.call("POST", "/api/v1/tokens", secret, json={"role": "admin"})
     assert minted.status_code == 403, minted.text
@@ -325,15 +315,7 @@ def test_a_scoped_role_still_applies(server: Server) -> None:
     assert "this needs deployer" in error_of(answer, 403)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: server/access.py authorize() scopes by request.path_params['name'], which on "
-        "/projects/{project}/datasets/{name}/... is a dataset name, not an endpoint: a token "
-        "scoped to endpoint 'moderation' may read and write any dataset called 'moderation'"
-    ),
-)
-def test_bug_a_scoped_token_reaches_datasets_named_like_its_endpoint(server: Server) -> None:
+def test_a_scoped_token_does_not_reach_datasets_named_like_its_endpoint(server: Server) -> None:
     secret, _ = server.issue("viewer", endpoint="moderation")
     answer = server.call("GET", "/api/v1/projects/mod/datasets/moderation/versions", secret)
     assert answer.status_code == 403, answer.text
@@ -439,16 +421,7 @@ def test_cli_creates_a_token_then_lists_it(tmp_path: Path) -> None:
     assert secret.startswith(f"opl_{tokens[0]['id']}_")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: with `auth = true` in <home>/config.toml (or OPSLOOP_AUTH=true), the CLI's "
-        "embedded client (cli/_context.py:29 -> sdk/client.py:54 create_app(settings)) turns "
-        "auth on for local store access too, so `opsloop tokens create` answers 401 and the "
-        "first token can never be made from the CLI"
-    ),
-)
-def test_bug_cli_bootstraps_a_token_when_auth_is_configured(tmp_path: Path) -> None:
+def test_the_cli_bootstraps_a_token_when_auth_is_configured(tmp_path: Path) -> None:
     home = tmp_path / "h"
     home.mkdir()
     (home / "config.toml").write_text("auth = true\n")

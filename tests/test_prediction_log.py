@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -199,6 +200,10 @@ def test_find_prediction_ids(log: PredictionLog) -> None:
     assert log.find_prediction_ids(ENDPOINT, []) == set()
     log.append_predictions([prediction("newer")])  # hot segments are read incrementally
     assert log.find_prediction_ids(ENDPOINT, ["newer", "new-0000"]) == {"newer", "new-0000"}
+    old = {f"old-{i:04d}" for i in range(50)}
+    for unknown in (1500, 2500):  # several IN lists; one semi-join
+        asked = [*old, *(f"nope-{i}" for i in range(unknown))]
+        assert log.find_prediction_ids(ENDPOINT, asked) == old
 
 
 def test_a_second_reader_sees_appends_at_once(tmp_path: Path) -> None:
@@ -261,15 +266,19 @@ def test_compaction_moves_every_segment_to_parquet_once(tmp_path: Path) -> None:
 def test_readers_racing_the_compactor_never_miss_nor_double_count(tmp_path: Path) -> None:
     root = tmp_path / "log"
     acknowledged = 0
+    enough = threading.Event()  # the reader has raced long enough
     done = threading.Event()
     errors: list[BaseException] = []
 
     def append(writer: PredictionLog) -> None:
         nonlocal acknowledged
         try:
-            for number in range(150):
-                writer.append_predictions(batch(f"b{number:03d}", 4, at=BASE_TIME + number))
+            number = 0
+            while not enough.is_set():
+                writer.append_predictions(batch(f"b{number:05d}", 4, at=BASE_TIME + number))
                 acknowledged += 4
+                number += 1
+                time.sleep(0.002)  # let the compactor and the reader in
         except BaseException as error:
             errors.append(error)
         finally:
@@ -278,12 +287,14 @@ def test_readers_racing_the_compactor_never_miss_nor_double_count(tmp_path: Path
     def compact(writer: PredictionLog) -> None:
         try:
             while not done.is_set():
-                writer.compact()
+                compacted.append(writer.compact())  # seals the active segment too
+                time.sleep(0.02)
         except BaseException as error:
             errors.append(error)
 
+    compacted: list[int] = []
     with (
-        PredictionLog(root, segment_bytes=4096, background=False) as writer,
+        PredictionLog(root, segment_bytes=8192, background=False) as writer,
         PredictionLog(root, background=False) as reader,
     ):
         workers = [
@@ -292,25 +303,34 @@ def test_readers_racing_the_compactor_never_miss_nor_double_count(tmp_path: Path
         ]
         for worker in workers:
             worker.start()
-        rounds = 0
-        while not done.is_set() or rounds < 3:
+        for _ in range(20):
             visible_before = acknowledged
             ids = exported_ids(reader)
             assert len(ids) == len(set(ids)), "a record was counted twice"
             assert len(ids) >= visible_before, "an acknowledged record was missed"
             assert reader.count(ENDPOINT) >= visible_before
-            rounds += 1
+        enough.set()
         for worker in workers:
             worker.join()
         assert errors == []
+        assert sum(compacted) > 10  # the race did happen
         writer.compact()
-        assert reader.count(ENDPOINT) == 600 == len(set(exported_ids(reader)))
+        assert reader.count(ENDPOINT) == acknowledged == len(set(exported_ids(reader)))
         assert segment_files(root) == []
 
 
+RACED_IDS = [f"r-{i:04d}" for i in range(5)]
+QUERIES = {
+    "export": (exported_ids, RACED_IDS),
+    "count": (lambda log: log.count(ENDPOINT), 5),
+    "find": (lambda log: sorted(log.find_prediction_ids(ENDPOINT, [*RACED_IDS, "x"])), RACED_IDS),
+}
+
+
+@pytest.mark.parametrize("query", list(QUERIES))
 @pytest.mark.parametrize("moment", ["between the listings", "before the read"])
 def test_a_compaction_at_the_worst_moment_is_seen_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moment: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moment: str, query: str
 ) -> None:
     """The compactor wins the race exactly where a reader is most exposed to it."""
     root = tmp_path / "log"
@@ -337,10 +357,10 @@ def test_a_compaction_at_the_worst_moment_is_seen_once(
         racing("list_parquet", after=True)
     else:
         racing("read_complete", after=False)
+    run, expected = QUERIES[query]
     with PredictionLog(root, background=False) as reader:
-        assert exported_ids(reader) == [f"r-{i:04d}" for i in range(5)]
+        assert run(reader) == expected
         assert raced == [1]
-        assert reader.count(ENDPOINT) == 5
 
 
 def test_a_torn_last_line_is_ignored_then_dropped(tmp_path: Path) -> None:
@@ -384,6 +404,24 @@ def test_an_interrupted_compaction_is_finished_by_the_next(tmp_path: Path) -> No
         assert log.count(ENDPOINT) == 5 == len(exported_ids(log))
 
 
+def test_a_full_disk_during_compaction_loses_nothing(
+    log: PredictionLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log.append_predictions(batch("r", 5))
+
+    def disk_full(table: pa.Table, file: Any, **options: Any) -> None:
+        file.write(b"PAR1 and then no more room")
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(pq, "write_table", disk_full)
+        assert log.compact() == 0
+    assert len(segment_files(log.root)) == 1 and hidden_files(log.root) == []
+    assert exported_ids(log) == [f"r-{i:04d}" for i in range(5)]
+    assert log.compact() == 1
+    assert exported_ids(log) == [f"r-{i:04d}" for i in range(5)]
+
+
 def test_acknowledged_predictions_survive_kill_9(tmp_path: Path) -> None:
     root = tmp_path / "log"
     server = subprocess.Popen(
@@ -394,7 +432,7 @@ def test_acknowledged_predictions_survive_kill_9(tmp_path: Path) -> None:
     assert server.stdout is not None
     lines = []
     try:
-        while len(lines) < 60:
+        while len(lines) < 150:
             line = server.stdout.readline()
             assert line, "the writer died before it was killed"
             lines.append(line)
@@ -418,7 +456,7 @@ def test_orphaned_segments_are_compacted_by_the_next_writer(tmp_path: Path) -> N
     dead = subprocess.Popen(
         [sys.executable, str(WRITER), str(root), "12"], stdout=subprocess.PIPE, text=True
     )
-    output, _ = _read_until_ready(dead)
+    output = _read_until_ready(dead)
     orphaned = [i for line in output for i in line.split()]
     assert len(segment_files(root)) > 1  # sealed ones and the active one, none compacted
     with PredictionLog(root, segment_age_s=3600) as successor:
@@ -433,7 +471,7 @@ def test_orphaned_segments_are_compacted_by_the_next_writer(tmp_path: Path) -> N
         assert successor.count(ENDPOINT) == len(orphaned) + 1
 
 
-def _read_until_ready(process: subprocess.Popen[str]) -> tuple[list[str], None]:
+def _read_until_ready(process: subprocess.Popen[str]) -> list[str]:
     assert process.stdout is not None
     lines = []
     try:
@@ -444,7 +482,7 @@ def _read_until_ready(process: subprocess.Popen[str]) -> tuple[list[str], None]:
     finally:
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
-    return lines, None
+    return lines
 
 
 def _parquet_ids(root: Path) -> set[str]:
@@ -464,7 +502,7 @@ def test_fsync_is_a_group_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     def fsync(fd: int) -> None:
         nonlocal calls
         status = os.fstat(fd)
-        if not os.path.stat.S_ISREG(status.st_mode):
+        if not stat.S_ISREG(status.st_mode):
             real_fsync(fd)  # a directory, for a new segment's name
             return
         with lock:

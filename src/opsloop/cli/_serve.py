@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import sys
 
 from opsloop.cli._context import CliState
 from opsloop.cli._output import console, fail
+
+SWITCH_INTERVAL_S = 0.0005
 
 
 def is_loopback(host: str) -> bool:
@@ -36,7 +39,8 @@ def serve(
     if not is_loopback(settings.host) and not settings.auth:
         fail(
             f"refusing to bind {settings.host} with authentication off: anyone who can reach "
-            "it could deploy models. Use --auth (and `opsloop tokens create`), or 127.0.0.1"
+            "it could deploy models. Use --auth (and `opsloop tokens create`), or a loopback "
+            "address (127.0.0.1)"
         )
     app = create_app(settings, serve_only=None if only is None else [only])
     what = f"endpoint {only}" if only else "opsloop server"
@@ -54,6 +58,9 @@ def serve(
         http="httptools",
         loop="uvloop",
     )
+    # The event loop and the models' batching threads hand the GIL back and forth on every
+    # batch; Python's default 5 ms switch interval would leave a ready batch waiting.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     server = uvicorn.Server(config)
     try:
         server.run()

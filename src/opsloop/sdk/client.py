@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -50,7 +51,9 @@ class Client:
             from opsloop.server.app import create_app
 
             self.mode = "embedded"
-            self._transport = EmbeddedTransport(create_app(self.settings, embedded=True), headers)
+            # Embedded means holding the store itself: the admin path, so no tokens.
+            local = dataclasses.replace(self.settings, auth=False)
+            self._transport = EmbeddedTransport(create_app(local, embedded=True), headers)
 
     def close(self) -> None:
         self._transport.close()

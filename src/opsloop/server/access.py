@@ -9,6 +9,8 @@ from opsloop.domain.auth import Role, Token
 from opsloop.services.auth import require
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+API_PREFIX = "/api/v1"
+ENDPOINT_ROUTES = "/endpoints/{name}"
 
 
 def needed_role(method: str, path: str) -> Role:
@@ -43,6 +45,18 @@ async def authorize(request: Request) -> None:
     token = await token_of(request)
     if token is None:
         return
+    path = template_of(request)
+    endpoint = request.path_params.get("name") if ENDPOINT_ROUTES in path else None
+    require(token, needed_role(request.method, path), endpoint)
+
+
+def template_of(request: Request) -> str:
+    """The matched route's path template, API prefix included (an included router's route
+    may carry its path without the prefix it was mounted under)."""
     route = request.scope.get("route")
-    path = getattr(route, "path", request.url.path)
-    require(token, needed_role(request.method, path), request.path_params.get("name"))
+    path = getattr(route, "path", None)
+    if not isinstance(path, str):
+        raise AssertionError("authorize runs only as a route dependency")  # pragma: no cover
+    if request.url.path.startswith(API_PREFIX) and not path.startswith(API_PREFIX):
+        path = API_PREFIX + path
+    return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -57,6 +58,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         host.start()  # serve the current plans from the first request on
+        # What is loaded now (libraries, models) lives as long as the process: keep it out
+        # of the collector's full passes, which otherwise stall every request in flight.
+        gc.freeze()
         yield
         owned.close()
 

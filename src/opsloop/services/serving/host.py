@@ -198,7 +198,9 @@ class ServingHost:
         return self.only is None or endpoint in self.only
 
     def _changed(self, endpoint: str) -> None:
-        if self._serves(endpoint) and not self._stopped.is_set():
+        # A host nobody started serves nothing yet (a CLI process that only deploys): it
+        # loads the current plans when its first request comes.
+        if self._poller is not None and self._serves(endpoint) and not self._stopped.is_set():
             self.refresh(endpoint)
 
     def _poll(self) -> None:

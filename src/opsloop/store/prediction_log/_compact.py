@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import uuid
 from pathlib import Path
@@ -31,6 +32,7 @@ from opsloop.store.prediction_log._layout import (
 )
 from opsloop.store.prediction_log._records import to_table
 
+log = logging.getLogger(__name__)
 ROW_GROUP_ROWS = 16_384  # small enough that min/max statistics prune lookups by request id
 
 
@@ -43,8 +45,13 @@ def compact_all(root: Path) -> int:
             _remove_if_unlocked(directory / filename)
             continue
         name = SegmentName.parse(filename)
-        if name is not None and compact_segment(root, name):
-            done += 1
+        if name is None:
+            continue
+        try:
+            done += compact_segment(root, name)
+        except OSError:
+            # A full disk, say: the segment stays, intact, and is tried again next time.
+            log.exception("could not compact prediction log segment %s", filename)
     return done
 
 

@@ -2,8 +2,9 @@
 
 Each query starts from a snapshot. The segments are listed first and the Parquet files second, so
 a segment compacted while we list is found in one form or the other, never in neither; a segment
-whose Parquet file is listed is skipped, so it is never counted twice; a listed segment that is
-gone when we read it was compacted meanwhile, and we list again.
+whose Parquet file is listed is skipped, so it is never counted twice. A listed segment that is
+gone when we open it was compacted meanwhile: compaction renames the Parquet file into place
+before it deletes the segment, so we read that file instead (an empty segment leaves none).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from opsloop.store.prediction_log._layout import (
     list_endpoints,
     list_parquet,
     list_segments,
+    parquet_path,
     segments_dir,
 )
 from opsloop.store.prediction_log._records import (
@@ -30,7 +32,6 @@ from opsloop.store.prediction_log._records import (
     INPUT_PREFIX,
     PREDICTION_FIELDS,
     TIME,
-    concat,
     normal,
     request_ids,
     to_table,
@@ -41,7 +42,7 @@ from opsloop.store.prediction_log._segments import read_complete
 if TYPE_CHECKING:
     import duckdb
 
-_RETRIES = 100
+_IN_LIST = 1000  # ids per lookup query
 _FEEDBACK_SLACK = dt.timedelta(days=1)  # feedback recorded up to a day "before" its prediction
 _LABEL_COLUMNS = (
     "f.label AS label, f.time AS label_time, f.source AS label_source, f.actor AS label_actor"
@@ -66,8 +67,19 @@ class _Source:
 
 @dataclass
 class _Snapshot:
+    root: Path
     parquet: list[Path]
-    hot: list[Path]
+    hot: list[SegmentName]
+
+    def read(self, name: SegmentName, offset: int = 0) -> tuple[bytes, int] | None:
+        """Whole lines of a hot segment, or None once it is compacted (its file is added)."""
+        try:
+            return read_complete(segments_dir(self.root) / name.filename, offset)
+        except FileNotFoundError:
+            compacted = parquet_path(self.root, name)
+            if compacted.exists():
+                self.parquet.append(compacted)
+            return None
 
 
 class Reader:
@@ -76,47 +88,59 @@ class Reader:
         self._lock = threading.Lock()
         self._db: duckdb.DuckDBPyConnection | None = None
         self._schemas: dict[Path, pa.Schema] = {}
-        self._hot_ids: dict[Path, tuple[int, int, set[str]]] = {}
+        self._hot_ids: dict[tuple[str, str], tuple[int, int, set[str]]] = {}
 
     def endpoints(self) -> list[str]:
         return sorted(list_endpoints(self.root))
 
     def count(self, endpoint: str) -> int:
-        for _ in range(_RETRIES):
-            snapshot = self._snapshot("predictions", endpoint, None, None)
-            try:
-                hot = sum(read_complete(path)[0].count(b"\n") for path in snapshot.hot)
-            except FileNotFoundError:
-                continue
-            if not snapshot.parquet:
-                return hot
-            rows = self._rows("SELECT count(*) FROM read_parquet($files)", files=snapshot.parquet)
-            return hot + int(rows[0][0])
-        raise _raced()
+        snapshot = self._snapshot("predictions", endpoint, None, None)
+        hot = 0
+        for name in snapshot.hot:
+            read = snapshot.read(name)
+            hot += read[0].count(b"\n") if read else 0
+        if not snapshot.parquet:
+            return hot
+        rows = self._rows("SELECT count(*) FROM read_parquet($files)", files=snapshot.parquet)
+        return hot + int(rows[0][0])
 
     def find_prediction_ids(self, endpoint: str, ids: Iterable[str]) -> set[str]:
         wanted = {value for value in ids if isinstance(value, str)}
         if not wanted:
             return set()
-        for _ in range(_RETRIES):
-            snapshot = self._snapshot("predictions", endpoint, None, None)
-            try:
-                found = {value for path in snapshot.hot for value in self._ids_in(path, wanted)}
-            except FileNotFoundError:
-                continue
-            rest = wanted - found
-            if snapshot.parquet and rest:
-                # The range lets DuckDB skip row groups by their min/max request id.
-                query = (
-                    "SELECT DISTINCT request_id FROM read_parquet($files)"
-                    " WHERE request_id BETWEEN $low AND $high"
-                    " AND request_id IN (SELECT unnest($ids))"
-                )
-                params = {"low": min(rest), "high": max(rest), "ids": sorted(rest)}
-                rows = self._rows(query, files=snapshot.parquet, **params)
-                found.update(row[0] for row in rows)
-            return found
-        raise _raced()
+        snapshot = self._snapshot("predictions", endpoint, None, None)
+        found = {value for name in snapshot.hot for value in self._ids_in(snapshot, name, wanted)}
+        with self._lock:  # forget segments compacted since
+            live = {(endpoint, name.segment_id) for name in snapshot.hot}
+            for key in [key for key in self._hot_ids if key[0] == endpoint and key not in live]:
+                del self._hot_ids[key]
+        rest = sorted(wanted - found)
+        if snapshot.parquet and rest:
+            found.update(self._ids_in_parquet(snapshot.parquet, rest))
+        return found
+
+    def _ids_in_parquet(self, files: list[Path], ids: list[str]) -> set[str]:
+        if len(ids) > 2 * _IN_LIST:
+            # Many ids: one semi-join; the range still skips row groups outside it.
+            query = (
+                "SELECT DISTINCT request_id FROM read_parquet($files)"
+                " WHERE request_id BETWEEN $low AND $high AND request_id IN (SELECT unnest($ids))"
+            )
+            return {
+                row[0] for row in self._rows(query, files=files, low=ids[0], high=ids[-1], ids=ids)
+            }
+        found: set[str] = set()
+        for start in range(0, len(ids), _IN_LIST):
+            # An IN list of constants reaches the Parquet scan: DuckDB skips every row group whose
+            # min/max request id brackets none of them.
+            chunk = {f"i{n}": value for n, value in enumerate(ids[start : start + _IN_LIST])}
+            markers = ", ".join(f"${name}" for name in chunk)
+            query = (
+                "SELECT DISTINCT request_id FROM read_parquet($files)"
+                f" WHERE request_id IN ({markers})"
+            )
+            found.update(row[0] for row in self._rows(query, files=files, **chunk))
+        return found
 
     def export(
         self,
@@ -183,15 +207,10 @@ class Reader:
     def _load(
         self, kind: str, endpoint: str, first: str | None, last: str | None
     ) -> tuple[list[Path], pa.Table | None]:
-        for _ in range(_RETRIES):
-            snapshot = self._snapshot(kind, endpoint, first, last)
-            try:
-                data = [read_complete(path)[0] for path in snapshot.hot]
-            except FileNotFoundError:
-                continue
-            tables = [t for t in (to_table(kind, one) for one in data) if t is not None]
-            return snapshot.parquet, concat(tables) if tables else None
-        raise _raced()
+        snapshot = self._snapshot(kind, endpoint, first, last)
+        reads = [snapshot.read(name) for name in snapshot.hot]
+        # Whole lines of every segment make one JSON-lines document: parsed at once.
+        return snapshot.parquet, to_table(kind, b"".join(read[0] for read in reads if read))
 
     def _snapshot(self, kind: str, endpoint: str, first: str | None, last: str | None) -> _Snapshot:
         names = [
@@ -203,21 +222,23 @@ class Reader:
             and (last is None or name.date <= last)
         ]
         parquet = list_parquet(self.root, kind, endpoint, first, last)
-        hot = [_segment_path(self.root, name) for name in names if name.segment_id not in parquet]
-        return _Snapshot(sorted(parquet.values()), hot)
+        hot = [name for name in names if name.segment_id not in parquet]
+        return _Snapshot(self.root, sorted(parquet.values()), hot)
 
-    def _ids_in(self, path: Path, wanted: set[str]) -> set[str]:
+    def _ids_in(self, snapshot: _Snapshot, name: SegmentName, wanted: set[str]) -> set[str]:
         """Request ids of a hot segment, read incrementally: a server asks again and again."""
+        key = (name.endpoint, name.segment_id)
         with self._lock:
-            inode, offset, ids = self._hot_ids.get(path, (-1, 0, set()))
-            data, current = read_complete(path, offset)
-            if current != inode:
-                data, current = read_complete(path)
+            inode, offset, ids = self._hot_ids.get(key, (-1, 0, set()))
+            read = snapshot.read(name, offset)
+            if read is not None and offset and read[1] != inode:  # not the file read before
+                read = snapshot.read(name)
                 offset, ids = 0, set()
-            ids.update(request_ids(data))
-            self._hot_ids[path] = (current, offset + len(data), ids)
-            for stale in [p for p in self._hot_ids if not p.exists()]:
-                del self._hot_ids[stale]
+            if read is None:
+                self._hot_ids.pop(key, None)  # compacted: its ids are in Parquet now
+                return set()
+            ids.update(request_ids(read[0]))
+            self._hot_ids[key] = (read[1], offset + len(read[0]), ids)
             return wanted & ids
 
     def _schema(self, path: Path) -> pa.Schema:
@@ -289,10 +310,6 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _segment_path(root: Path, name: SegmentName) -> Path:
-    return segments_dir(root) / name.filename
-
-
 def _utc(moment: dt.datetime | None) -> dt.datetime | None:
     if moment is None:
         return None
@@ -317,7 +334,3 @@ def _empty() -> pa.Table:
     fields += [("label", pa.string()), ("label_time", TIME)]
     fields += [("label_source", pa.string()), ("label_actor", pa.string())]
     return pa.schema(fields).empty_table()
-
-
-def _raced() -> RuntimeError:
-    return RuntimeError("prediction log segments kept vanishing while being read")

@@ -55,7 +55,7 @@ def to_table(kind: str, data: bytes) -> pa.Table | None:
         return None
     try:
         table = _read_arrow(kind, data)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+    except pa.ArrowException:  # conflicting types: parse in Python instead
         tables = [_chunk_table(kind, records) for records in _parse_chunks(data)]
         tables = [table for table in tables if table.num_rows]
         if not tables:
@@ -72,7 +72,7 @@ def request_ids(data: bytes) -> list[str]:
     )
     try:
         table = pa_json.read_json(io.BytesIO(data), parse_options=options)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+    except pa.ArrowException:  # conflicting types: parse in Python instead
         values = [record.get("request_id") for records in _parse_chunks(data) for record in records]
         return [value for value in values if isinstance(value, str)]
     return [value for value in table.column("request_id").to_pylist() if value is not None]
