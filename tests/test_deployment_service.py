@@ -177,12 +177,12 @@ def test_rollback_several_steps_or_to_a_numbered_deployment(platform: Platform) 
         platform.deployments.deploy(ref(version), "moderation", DEPLOYER)
     two_back = platform.deployments.rollback("moderation", DEPLOYER, steps=2)
     assert two_back.plan.primary == Slot(model="violation", version=versions[1].version)
-    numbered = platform.deployments.rollback("moderation", DEPLOYER, to=1)
+    numbered = platform.deployments.rollback("moderation", DEPLOYER, number=1)
     assert numbered.plan.primary == Slot(model="violation", version=versions[0].version)
     with pytest.raises(InvalidInput):
-        platform.deployments.rollback("moderation", DEPLOYER, to=numbered.number)
+        platform.deployments.rollback("moderation", DEPLOYER, number=numbered.number)
     with pytest.raises(InvalidInput):
-        platform.deployments.rollback("moderation", DEPLOYER, to=99)
+        platform.deployments.rollback("moderation", DEPLOYER, number=99)
     for steps in (0, -1, True):
         with pytest.raises(InvalidInput):
             platform.deployments.rollback("moderation", DEPLOYER, steps=steps)  # type: ignore[arg-type]

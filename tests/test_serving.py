@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 from opsloop.domain.errors import InvalidInput, NotFound
 from opsloop.sdk.client import Client
 from opsloop.sdk.models import register_model
+from opsloop.services.serving.requests import new_ids
 
 from ._models import SlowCounter, posts, spam_classifier
 
@@ -51,8 +54,17 @@ def test_rows_by_name_or_in_order_get_the_models_answer(served: Any) -> None:
             assert p["scores"] == pytest.approx({"0": probabilities[0], "1": probabilities[1]})
     ids = [p["id"] for p in by_name["predictions"]] + [p["id"] for p in in_order["predictions"]]
     assert len(set(ids)) == 10
-    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
-    assert sorted(ids[:5]) == sorted(ids[:5]) and ids[0][:12] <= ids[5][:12]  # time-ordered
+    assert all(re.fullmatch("[0-9a-f]{32}", i) for i in ids)
+
+
+def test_generated_ids_sort_by_the_time_they_were_made() -> None:
+    first = new_ids(50)
+    time.sleep(0.005)
+    second = new_ids(50)
+    assert len(set(first + second)) == 100
+    assert max(first) < min(second)
+    made_ms = int(first[0][:12], 16)
+    assert abs(made_ms - time.time() * 1000) < 60_000  # the prefix is the clock, in ms
 
 
 def test_callers_ids_come_back_and_key_the_log(served: Any) -> None:

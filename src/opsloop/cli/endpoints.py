@@ -88,7 +88,7 @@ def rollback(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Go back to the previous traffic plan (or N back), at once."""
-    done = ctx.obj.client().rollback(endpoint, steps=to, to=number, reason=reason)
+    done = ctx.obj.client().rollback(endpoint, steps=to, number=number, reason=reason)
     _show(done, as_json)
 
 

@@ -54,7 +54,7 @@ def read_table(path: Path) -> pa.Table:
 
 
 def write_table(table: pa.Table, path: Path) -> None:
-    from opsloop.server.routes.endpoints import encode_table
+    from opsloop.services.feedback import encode_table
 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(encode_table(table, _format_of(path)))
@@ -72,17 +72,14 @@ def predict(
     Nothing is logged to an endpoint's prediction log."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from opsloop.domain.names import parse_model_ref
-    from opsloop.services import flavors
+    from opsloop.sdk.models import load_version
     from opsloop.services.serving.batch import score_table
     from opsloop.services.serving.runtime import LoadedModel
 
     _format_of(output)
     if chunk < 1:
         out.fail("--chunk must be at least 1")
-    client = ctx.obj.client()
-    version = client.get_model_version(parse_model_ref(model))
-    loaded = LoadedModel(version, flavors.get(version.flavor).load(client.download(version.sha256)))
+    loaded = LoadedModel(*load_version(ctx.obj.client(), model))
     table = read_table(input)
     with Progress(
         "[progress.description]{task.description}",
@@ -92,12 +89,12 @@ def predict(
         console=out.error_console(),
         transient=True,
     ) as bar:
-        task = bar.add_task(f"scoring with {version.ref}", total=table.num_rows)
+        task = bar.add_task(f"scoring with {loaded.version.ref}", total=table.num_rows)
         scored = score_table(
             loaded, table, chunk_rows=chunk, progress=lambda n: bar.advance(task, n)
         )
     write_table(scored, output)
-    out.console().print(f"scored {scored.num_rows} rows with {version.ref} → {output}")
+    out.console().print(f"scored {scored.num_rows} rows with {loaded.version.ref} → {output}")
 
 
 @feedback_app.command("import")

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
 
 from opsloop.domain.errors import InvalidInput
 
-OPS = (">=", "<=", ">", "<", "==")
+Op = Literal[">=", "<=", ">", "<", "=="]
+OPS: tuple[str, ...] = get_args(Op)
 # Operators people type by mistake are matched too, so they get a precise error.
 _OP_RE = re.compile(r">=|<=|==|=>|=<|!=|<>|>|<|=")
 _METRIC_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

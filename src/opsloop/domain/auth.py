@@ -42,9 +42,8 @@ class Token(Entity):
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
 
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
+    def expired(self, moment: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= moment
 
 
 class IssuedToken(Entity):

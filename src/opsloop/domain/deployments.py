@@ -30,11 +30,6 @@ class TrafficPlan(Entity):
     canary_share: float = Field(default=0.0, ge=0, le=100, description="percent")
     shadow: Slot | None = None
 
-    def slots(self) -> list[tuple[str, Slot]]:
-        """(role, slot) for every model version the plan uses."""
-        found = [("primary", self.primary), ("canary", self.canary), ("shadow", self.shadow)]
-        return [(role, slot) for role, slot in found if slot is not None]
-
 
 class DeploymentAction(StrEnum):
     DEPLOY = "deploy"

@@ -32,11 +32,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from opsloop.domain import _gate_text as text
+from opsloop.domain.entities import Entity
 
-Op = Literal[">=", "<=", ">", "<", "=="]
+Op = text.Op
 Task = Literal["classification", "regression", "ranking"]
 Label = bool | int | float | str
 TASKS: tuple[Task, ...] = ("classification", "regression", "ranking")
@@ -54,11 +55,7 @@ GATE_KEYS = (
 )
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class Costs(_Frozen):
+class Costs(Entity):
     """What one wrong call costs, in any unit; gives ``cost_per_1000`` (binary tasks)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -67,14 +64,14 @@ class Costs(_Frozen):
     false_negative: float = Field(ge=0, allow_inf_nan=False)
 
 
-class ConfusionMatrix(_Frozen):
+class ConfusionMatrix(Entity):
     """Rows are the true labels, columns the predicted ones, both in ``labels`` order."""
 
     labels: list[Label]
     matrix: list[list[int]]
 
 
-class CalibrationBin(_Frozen):
+class CalibrationBin(Entity):
     lower: float
     upper: float
     mean_score: float
@@ -82,12 +79,12 @@ class CalibrationBin(_Frozen):
     count: int
 
 
-class SegmentResult(_Frozen):
+class SegmentResult(Entity):
     rows: int
     metrics: dict[str, float | None]
 
 
-class MetricReport(_Frozen):
+class MetricReport(Entity):
     """One model's figures on one evaluation data set. A metric that is absent was not
     computed; one that is None is undefined on this data (ROC AUC with a single class)."""
 
@@ -99,7 +96,7 @@ class MetricReport(_Frozen):
     task: Task | None = None
 
 
-class RuleResult(_Frozen):
+class RuleResult(Entity):
     rule: str
     metric: str
     value: float | None
@@ -108,7 +105,7 @@ class RuleResult(_Frozen):
     detail: str
 
 
-class Rule(_Frozen):
+class Rule(Entity):
     """One line of ``rules:``. The threshold is ``value`` (absolute) or
     ``champion * factor + offset``. ``signature compatible`` has kind "signature" and no op."""
 
@@ -139,7 +136,7 @@ class Rule(_Frozen):
         return shown
 
 
-class Gate(_Frozen):
+class Gate(Entity):
     """A parsed gate file (see the module docstring)."""
 
     endpoint: str | None = None
@@ -317,7 +314,7 @@ def _judge_segments(
     return _result(rule, not failed, detail, value, threshold)
 
 
-class Evaluation(_Frozen):
+class Evaluation(Entity):
     """A version measured on one dataset, beside the champion, and the gate's verdict."""
 
     id: int

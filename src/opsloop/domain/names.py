@@ -116,9 +116,16 @@ def parse_model_ref(text: str, field: str = "model") -> ModelRef:
     model = check_name(parts[1], f"{field} name")
     if pin is None:
         return ModelRef(project, model)
+    return pinned(project, model, pin, field, alias_field=f"{field} alias")
+
+
+def pinned(
+    project: str, model: str, pin: str, field: str = "version", alias_field: str | None = None
+) -> ModelRef:
+    """``project/model`` at ``pin``: a version number, or an alias (``latest`` included)."""
     if is_version(pin):
         return ModelRef(project, model, version=parse_version(pin, field))
-    return ModelRef(project, model, alias=check_name(pin, f"{field} alias"))
+    return ModelRef(project, model, alias=check_name(pin, alias_field or field))
 
 
 @dataclass(frozen=True)
@@ -148,3 +155,15 @@ def parse_dataset_ref(text: str, field: str = "dataset") -> DatasetRef:
     if "@" not in text:
         return DatasetRef(project, dataset)
     return DatasetRef(project, dataset, parse_version(pin, field))
+
+
+MAX_REQUEST_ID = 128
+
+
+def check_request_id(value: object, field: str) -> str:
+    """A prediction's request id: the key feedback joins on (the caller's, or made by us)."""
+    if not isinstance(value, str) or not value or len(value) > MAX_REQUEST_ID:
+        raise InvalidInput(
+            f"{field} must be non-empty text of at most {MAX_REQUEST_ID} characters", field=field
+        )
+    return value

@@ -218,9 +218,10 @@ def promote(endpoint: str, *, reason: str = "") -> Deployment:
 
 
 def rollback(
-    endpoint: str, *, steps: int = 1, to: int | None = None, reason: str = ""
+    endpoint: str, *, steps: int = 1, number: int | None = None, reason: str = ""
 ) -> Deployment:
-    return get_client().rollback(endpoint, steps=steps, to=to, reason=reason)
+    """Restore the traffic plan ``steps`` deployments back, or deployment ``number``."""
+    return get_client().rollback(endpoint, steps=steps, number=number, reason=reason)
 
 
 def predict(
@@ -249,9 +250,7 @@ def export_predictions(
     role: str | None = None,
 ) -> Any:
     """The prediction log joined with feedback, as a pyarrow Table."""
-    import io
-
-    import pyarrow.parquet as pq
+    from opsloop.services.datasets import parquet_to_table
 
     data = get_client().export_predictions(endpoint, since=since, until=until, role=role)
-    return pq.read_table(io.BytesIO(data))
+    return parquet_to_table(data)

@@ -253,10 +253,7 @@ class Client:
         )
 
     def get_model_version(self, ref: ModelRef) -> ModelVersion:
-        pin = ref.version if ref.version is not None else (ref.alias or "latest")
-        return ModelVersion.model_validate(
-            self._json("GET", f"/projects/{ref.project}/models/{ref.model}/versions/{pin}")
-        )
+        return ModelVersion.model_validate(self._json("GET", _version_path(ref)))
 
     def list_models(self, project: str | None = None) -> list[Model]:
         params = {"project": project} if project else {}
@@ -320,9 +317,9 @@ class Client:
         )
 
     def rollback(
-        self, endpoint: str, *, steps: int = 1, to: int | None = None, reason: str = ""
+        self, endpoint: str, *, steps: int = 1, number: int | None = None, reason: str = ""
     ) -> Deployment:
-        body = {"steps": steps, "to": to, "reason": reason}
+        body = {"steps": steps, "number": number, "reason": reason}
         return Deployment.model_validate(
             self._json("POST", f"/endpoints/{endpoint}/rollback", json=body)
         )
@@ -361,14 +358,12 @@ class Client:
     # -- evaluations ------------------------------------------------------------------
     def evaluate(self, ref: ModelRef, dataset: str, **options: Any) -> Evaluation:
         """``options``: gate (YAML text), endpoint, target, segment."""
-        version = ref.version if ref.version is not None else (ref.alias or "latest")
-        path = f"/projects/{ref.project}/models/{ref.model}/versions/{version}/evaluations"
         body = {"dataset": dataset, **options}
+        path = _version_path(ref) + "/evaluations"
         return Evaluation.model_validate(self._json("POST", path, json=body))
 
     def list_evaluations(self, ref: ModelRef) -> list[Evaluation]:
-        version = ref.version if ref.version is not None else (ref.alias or "latest")
-        path = f"/projects/{ref.project}/models/{ref.model}/versions/{version}/evaluations"
+        path = _version_path(ref) + "/evaluations"
         return [Evaluation.model_validate(e) for e in self._json("GET", path)]
 
     def get_evaluation(self, evaluation_id: int) -> Evaluation:
@@ -386,6 +381,12 @@ class Client:
 
     def revoke_token(self, token_id: str) -> Token:
         return Token.model_validate(self._json("DELETE", f"/tokens/{token_id}"))
+
+
+def _version_path(ref: ModelRef) -> str:
+    """A model version's URL: pinned by number, alias, or ``latest``."""
+    pin = ref.version if ref.version is not None else (ref.alias or "latest")
+    return f"/projects/{ref.project}/models/{ref.model}/versions/{pin}"
 
 
 def _query_value(value: Any) -> Any:

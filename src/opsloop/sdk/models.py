@@ -44,5 +44,10 @@ def register_model(
 def load_model(client: Client, uri: str) -> Any:
     """``models:/project/model@alias`` (or ``@3``, ``/3``, bare = latest) → a model with
     ``predict``. The bytes are checked against the version's sha256 before they are loaded."""
+    return load_version(client, uri)[1]
+
+
+def load_version(client: Client, uri: str) -> tuple[ModelVersion, Any]:
+    """``load_model``, with the version it resolved to."""
     version = client.get_model_version(parse_model_ref(uri))
-    return flavors.get(version.flavor).load(client.download(version.sha256))
+    return version, flavors.get(version.flavor).load(client.download(version.sha256))

@@ -88,7 +88,6 @@ class EmbeddedTransport:
         content: bytes = b"",
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
-        full_path = path
         query = urlencode(params or {}, doseq=True).encode()
         extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
         scope = {
@@ -97,8 +96,8 @@ class EmbeddedTransport:
             "http_version": "1.1",
             "method": method,
             "scheme": "http",
-            "path": full_path,
-            "raw_path": full_path.encode(),
+            "path": path,
+            "raw_path": path.encode(),
             "query_string": query,
             "root_path": "",
             "headers": [

@@ -15,7 +15,7 @@ ENDPOINT_ROUTES = "/endpoints/{name}"
 
 def needed_role(method: str, path: str) -> Role:
     """The role a route needs; ``path`` is the route's template."""
-    if path.startswith("/api/v1/tokens"):
+    if path.startswith(API_PREFIX + "/tokens"):
         return Role.ADMIN
     if path.endswith("/predict"):
         return Role.VIEWER

@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 from opsloop import __version__
 from opsloop.domain.settings import Settings
 from opsloop.server import errors
-from opsloop.server.access import authorize
+from opsloop.server.access import API_PREFIX, authorize
 from opsloop.server.deps import Calls
 from opsloop.server.routes import (
     artifacts,
@@ -26,8 +26,6 @@ from opsloop.server.routes import (
 )
 from opsloop.services.platform import Platform
 from opsloop.services.serving.host import ServingHost
-
-API_PREFIX = "/api/v1"
 
 
 def create_app(
@@ -74,7 +72,7 @@ def create_app(
     app.state.host = host
     app.state.calls = Calls(inline=embedded)
     errors.install(app)
-    app.include_router(serving.router)
+    app.include_router(serving.router, dependencies=[Depends(authorize)])
     if serve_only is None:
         for module in (
             projects,

@@ -126,7 +126,7 @@ class PromoteRequest(Body):
 
 class RollbackRequest(Body):
     steps: int = Field(default=1, description="how many deployments back")
-    to: int | None = Field(default=None, description="or: the deployment number to restore")
+    number: int | None = Field(default=None, description="or: the deployment number to restore")
     reason: str = ""
 
 

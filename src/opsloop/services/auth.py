@@ -117,7 +117,7 @@ class AuthService:
         if found is None or time.monotonic() - found[1] > CACHE_S:
             return None
         token = found[0]
-        if token.expires_at is not None and token.expires_at <= at(now()):
+        if token.expired(at(now())):
             return None
         return token
 
@@ -138,7 +138,7 @@ class AuthService:
         token = found[0]
         if token.revoked_at is not None:
             raise Unauthorized(f"token {token.name!r} was revoked")
-        if token.expires_at is not None and token.expires_at <= at(now()):
+        if token.expired(at(now())):
             raise Unauthorized(f"token {token.name!r} has expired")
         last = token.last_used_at
         if last is None or now() - last.timestamp() > TOUCH_EVERY_S:

@@ -21,7 +21,7 @@ from opsloop.domain.names import ModelRef, check_name
 from opsloop.services.projects import ProjectService
 from opsloop.services.registry import RegistryService
 from opsloop.store.database import Database, retry_races
-from opsloop.store.repos import endpoints, evaluations, events, models
+from opsloop.store.repos import endpoints, evaluations, events, models, projects
 from opsloop.store.repos._time import at, now
 
 CHAMPION = "champion"
@@ -54,7 +54,7 @@ class DeploymentService:
     def list_endpoints(self, project: str | None = None) -> list[Endpoint]:
         with self.db.read() as conn:
             if project is not None:
-                self.project_service.get(project)
+                projects.get_id(conn, check_name(project, "project"))
             return endpoints.list_all(conn, project)
 
     def history(self, name: str, limit: int = HISTORY_LIMIT) -> list[Deployment]:
@@ -110,7 +110,8 @@ class DeploymentService:
             verdict = evaluations.latest_verdict(
                 conn, models.version_id(conn, model_id, version.version), endpoint
             )
-            if (verdict is None or verdict[1] != "go") and not force:
+            approved = verdict is not None and verdict[1] == "go"
+            if not approved and not force:
                 raise Conflict(
                     _refusal(version.ref, endpoint, verdict),
                     field="verdict",
@@ -120,8 +121,6 @@ class DeploymentService:
             return self._record(
                 conn,
                 endpoint_id,
-                endpoint,
-                version.project,
                 current,
                 action,
                 plan,
@@ -129,7 +128,7 @@ class DeploymentService:
                 reason,
                 slot=slot,
                 evaluation=verdict,
-                forced=force and (verdict is None or verdict[1] != "go"),
+                forced=not approved,
             )
 
         return self._write(endpoint, change)
@@ -147,8 +146,6 @@ class DeploymentService:
             return self._record(
                 conn,
                 endpoint_id,
-                endpoint,
-                current.project,
                 current,
                 DeploymentAction.PROMOTE,
                 plan,
@@ -165,30 +162,32 @@ class DeploymentService:
         actor: Actor,
         *,
         steps: int = 1,
-        to: int | None = None,
+        number: int | None = None,
         reason: str = "",
     ) -> Deployment:
         """Restore the plan of ``steps`` deployments back (following what earlier rollbacks
-        undid, so rolling back twice goes two back), or of deployment number ``to``."""
+        undid, so rolling back twice goes two back), or of deployment ``number``."""
         check_name(endpoint, "endpoint")
         reason = _check_reason(reason)
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
             raise InvalidInput("steps must be a whole number from 1", field="steps")
-        if to is not None and (not isinstance(to, int) or isinstance(to, bool) or to < 1):
-            raise InvalidInput("deployment number must be a whole number from 1", field="to")
+        if number is not None and (
+            not isinstance(number, int) or isinstance(number, bool) or number < 1
+        ):
+            raise InvalidInput("deployment number must be a whole number from 1", field="number")
 
         def change(conn: Connection) -> Deployment:
             endpoint_id, current = self._endpoint_for_change(conn, endpoint, None, actor)
             if current.deployment is None:
                 raise Conflict(f"endpoint {endpoint!r} has no deployments", field="endpoint")
             head = endpoints.get_deployment(conn, endpoint_id, endpoint, current.deployment)
-            if to is not None:
-                if to >= head.number:
+            if number is not None:
+                if number >= head.number:
                     raise InvalidInput(
-                        f"deployment {to} is not before the current one ({head.number})",
-                        field="to",
+                        f"deployment {number} is not before the current one ({head.number})",
+                        field="number",
                     )
-                target = endpoints.get_deployment(conn, endpoint_id, endpoint, to)
+                target = endpoints.get_deployment(conn, endpoint_id, endpoint, number)
             else:
                 target = head
                 for walked in range(steps):
@@ -202,8 +201,6 @@ class DeploymentService:
             return self._record(
                 conn,
                 endpoint_id,
-                endpoint,
-                current.project,
                 current,
                 DeploymentAction.ROLLBACK,
                 target.plan,
@@ -231,24 +228,12 @@ class DeploymentService:
     def _endpoint_for_change(
         self, conn: Connection, name: str, project: str | None, actor: Actor
     ) -> tuple[int, Endpoint]:
-        """The endpoint's id (locked) and state; created on the first deploy."""
-        endpoint_id = endpoints.find_id(conn, name)
-        if endpoint_id is None:
-            if project is None:
-                endpoints.get_id(conn, name)  # raises not-found
-                raise AssertionError("unreachable")  # pragma: no cover
-            project_id = self.project_service.ensure(conn, project, actor)
-            created = now()
-            endpoint_id = endpoints.insert(conn, name, project_id, "", created)
-            events.append(
-                conn,
-                kind="endpoint.created",
-                subject=subject_of(name),
-                project=project,
-                actor=actor.name,
-                actor_kind=actor.kind,
-                time=created,
-            )
+        """The endpoint's id (locked) and state; a deploy (which names ``project``) creates
+        the endpoint the first time, other changes need it to exist."""
+        if project is None:
+            endpoint_id = endpoints.get_id(conn, name)
+        else:
+            endpoint_id = endpoints.find_id(conn, name) or self._create(conn, name, project, actor)
         endpoints.lock(conn, endpoint_id)
         current = endpoints.get(conn, name)
         if project is not None and current.project != project:
@@ -258,12 +243,25 @@ class DeploymentService:
             )
         return endpoint_id, current
 
+    def _create(self, conn: Connection, name: str, project: str, actor: Actor) -> int:
+        project_id = self.project_service.ensure(conn, project, actor)
+        created = now()
+        endpoint_id = endpoints.insert(conn, name, project_id, "", created)
+        events.append(
+            conn,
+            kind="endpoint.created",
+            subject=subject_of(name),
+            project=project,
+            actor=actor.name,
+            actor_kind=actor.kind,
+            time=created,
+        )
+        return endpoint_id
+
     def _record(
         self,
         conn: Connection,
         endpoint_id: int,
-        endpoint: str,
-        project: str,
         current: Endpoint,
         action: DeploymentAction,
         plan: TrafficPlan,
@@ -276,6 +274,7 @@ class DeploymentService:
         base: int | None = None,
         restores: int | None = None,
     ) -> Deployment:
+        endpoint, project = current.name, current.project
         if plan == current.plan:
             raise Conflict(
                 f"endpoint {endpoint!r} already serves that plan ({describe(plan)})",
@@ -284,7 +283,7 @@ class DeploymentService:
         changed_at = now()
         record = Deployment(
             endpoint=endpoint,
-            number=endpoints.next_number(conn, endpoint_id),
+            number=(current.deployment or 0) + 1,  # the endpoint row holds the newest
             action=action,
             plan=plan,
             model=None if slot is None else slot.model,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from opsloop.domain.deployments import FeedbackReceipt
 from opsloop.domain.entities import Actor
 from opsloop.domain.errors import InvalidInput
-from opsloop.domain.names import check_name
+from opsloop.domain.names import check_name, check_request_id
 from opsloop.services.deployments import DeploymentService, subject_of
 from opsloop.store.database import Database
 from opsloop.store.repos import events
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from opsloop.store.prediction_log import PredictionLog
 
 MAX_ITEMS = 1_000_000
-MAX_ID = 128
 SOURCES = ("user", "reviewer", "system")
 SHOW_UNKNOWN = 100
 
@@ -110,11 +109,7 @@ def check_feedback(items: Any) -> dict[str, Any]:
                 field=f"feedback[{i}]",
             )
         request_id, label = item["id"], item["label"]
-        if not isinstance(request_id, str) or not request_id or len(request_id) > MAX_ID:
-            raise InvalidInput(
-                f"feedback[{i}].id must be non-empty text of at most {MAX_ID} characters",
-                field=f"feedback[{i}].id",
-            )
+        check_request_id(request_id, f"feedback[{i}].id")
         if label is None or isinstance(label, dict | list):
             raise InvalidInput(
                 f"feedback[{i}].label must be a number, text or true/false",
@@ -124,3 +119,33 @@ def check_feedback(items: Any) -> dict[str, Any]:
             raise InvalidInput(f"feedback[{i}].label must not be NaN", field=f"feedback[{i}].label")
         labels[request_id] = label
     return labels
+
+
+EXPORT_FORMATS = {
+    "parquet": "application/vnd.apache.parquet",
+    "csv": "text/csv",
+    "jsonl": "application/x-ndjson",
+}
+
+
+def encode_table(table: pa.Table, format: str) -> bytes:
+    """A table as Parquet, CSV or JSON lines (one of ``EXPORT_FORMATS``)."""
+    import io
+
+    sink = io.BytesIO()
+    if format == "parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, sink, compression="zstd")
+    elif format == "csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(table, sink)
+    elif format == "jsonl":
+        import orjson
+
+        for row in table.to_pylist():
+            sink.write(orjson.dumps(row, default=str) + b"\n")
+    else:
+        raise InvalidInput(f"format must be one of {', '.join(EXPORT_FORMATS)}", field="format")
+    return sink.getvalue()

@@ -14,7 +14,7 @@ from opsloop.services import flavors
 from opsloop.services.projects import ProjectService
 from opsloop.store.artifacts import ArtifactStore, check_sha256
 from opsloop.store.database import Database, retry_races
-from opsloop.store.repos import events, models, runs
+from opsloop.store.repos import events, models, projects, runs
 from opsloop.store.repos._time import at, now
 
 RESERVED_ALIASES = ("latest",)
@@ -146,7 +146,7 @@ class RegistryService:
     def list_models(self, project: str | None = None) -> list[Model]:
         with self.db.read() as conn:
             if project is not None:
-                self.project_service.get(project)
+                projects.get_id(conn, check_name(project, "project"))
             return models.list_all(conn, project)
 
     def list_versions(self, project: str, name: str) -> list[ModelVersion]:

@@ -104,17 +104,20 @@ class Database:
         """Give SQLite's query planner statistics (PostgreSQL's autovacuum keeps its own).
 
         Without them a search starts from the project's runs instead of the few rows a
-        filter matches. Bounded by ``analysis_limit``, so it stays cheap on large stores;
-        skipped while the store is small, where statistics would mislead the planner later.
+        filter matches. Taken once the store has ``ANALYZE_FROM_RUNS`` runs, and again when
+        it has doubled since, so opening a store usually costs one read; bounded by
+        ``analysis_limit``. Skipped while the store is small, where statistics would mislead
+        the planner later.
         """
         if not self.is_sqlite:
             return
         with self.read() as connection:
             size = connection.exec_driver_sql("SELECT max(rowid) FROM runs").scalar() or 0
-        if size >= ANALYZE_FROM_RUNS:
-            with self.begin() as connection:
-                connection.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
-                connection.exec_driver_sql("ANALYZE")
+            if size < ANALYZE_FROM_RUNS or size < 2 * _analyzed_rows(connection, "runs"):
+                return
+        with self.begin() as connection:
+            connection.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
+            connection.exec_driver_sql("ANALYZE")
 
     def migrate(self) -> None:
         if self.revision() == SCHEMA_REVISION:
@@ -132,6 +135,17 @@ class Database:
         if self._checkpointer is not None:
             self._checkpointer.stop()
         self.engine.dispose()
+
+
+def _analyzed_rows(connection: Connection, table: str) -> int:
+    """The row count ``table`` had at the last ANALYZE (0 if never analyzed)."""
+    try:
+        stat = connection.exec_driver_sql(
+            "SELECT stat FROM sqlite_stat1 WHERE tbl = ? LIMIT 1", (table,)
+        ).scalar()
+    except OperationalError:  # no sqlite_stat1 yet: never analyzed
+        return 0
+    return int(str(stat).split()[0]) if stat else 0
 
 
 def retry_races(action: Callable[[], T], what: str, attempts: int = 5) -> T:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -12,14 +11,9 @@ from opsloop.domain.deployments import Deployment, Endpoint
 from opsloop.domain.names import parse_model_ref
 from opsloop.server.deps import Ctx
 from opsloop.server.schemas import DeployRequest, PromoteRequest, RollbackRequest
+from opsloop.services.feedback import EXPORT_FORMATS, encode_table
 
 router = APIRouter(tags=["endpoints"])
-
-EXPORT_TYPES = {
-    "parquet": "application/vnd.apache.parquet",
-    "csv": "text/csv",
-    "jsonl": "application/x-ndjson",
-}
 
 
 @router.get("/endpoints")
@@ -66,7 +60,7 @@ async def rollback(name: str, body: RollbackRequest, ctx: Ctx) -> Deployment:
         name,
         ctx.actor,
         steps=body.steps,
-        to=body.to,
+        number=body.number,
         reason=body.reason,
     )
 
@@ -74,7 +68,7 @@ async def rollback(name: str, body: RollbackRequest, ctx: Ctx) -> Deployment:
 @router.get(
     "/endpoints/{name}/predictions",
     response_class=Response,
-    responses={200: {"content": {t: {} for t in EXPORT_TYPES.values()}}},
+    responses={200: {"content": {t: {} for t in EXPORT_FORMATS.values()}}},
 )
 async def export_predictions(
     name: str,
@@ -93,26 +87,4 @@ async def export_predictions(
         )
         return encode_table(table, format)
 
-    return Response(await ctx.call(export), media_type=EXPORT_TYPES[format])
-
-
-def encode_table(table: object, format: str) -> bytes:
-    """A pyarrow table as Parquet, CSV or JSON lines."""
-    import pyarrow as pa
-
-    assert isinstance(table, pa.Table)
-    sink = io.BytesIO()
-    if format == "parquet":
-        import pyarrow.parquet as pq
-
-        pq.write_table(table, sink, compression="zstd")
-    elif format == "csv":
-        import pyarrow.csv as pacsv
-
-        pacsv.write_csv(table, sink)
-    else:
-        import orjson
-
-        for row in table.to_pylist():
-            sink.write(orjson.dumps(row, default=str) + b"\n")
-    return sink.getvalue()
+    return Response(await ctx.call(export), media_type=EXPORT_FORMATS[format])

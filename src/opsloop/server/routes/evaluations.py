@@ -3,18 +3,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from opsloop.domain.evaluation import Evaluation
-from opsloop.domain.names import ModelRef, check_name, is_version, parse_dataset_ref, parse_version
+from opsloop.domain.names import parse_dataset_ref, pinned
 from opsloop.server.deps import Ctx
 from opsloop.server.schemas import EvaluateRequest
 
 router = APIRouter(tags=["evaluations"])
 VERSION_PATH = "/projects/{project}/models/{model}/versions/{version}/evaluations"
-
-
-def _ref(project: str, model: str, version: str) -> ModelRef:
-    if is_version(version):
-        return ModelRef(project, model, version=parse_version(version))
-    return ModelRef(project, model, alias=check_name(version, "version"))
 
 
 @router.post(VERSION_PATH, status_code=201)
@@ -24,7 +18,7 @@ async def evaluate(
     """Measure the version and the champion on the dataset; judge by the gate if given."""
     return await ctx.call(
         ctx.platform.evaluations.evaluate,
-        _ref(project, model, version),
+        pinned(project, model, version),
         parse_dataset_ref(body.dataset),
         ctx.actor,
         gate=body.gate,
@@ -37,7 +31,7 @@ async def evaluate(
 @router.get(VERSION_PATH)
 async def list_evaluations(project: str, model: str, version: str, ctx: Ctx) -> list[Evaluation]:
     """Newest first."""
-    return await ctx.call(ctx.platform.evaluations.for_version, _ref(project, model, version))
+    return await ctx.call(ctx.platform.evaluations.for_version, pinned(project, model, version))
 
 
 @router.get("/evaluations/{evaluation_id}")

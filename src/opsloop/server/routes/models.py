@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from opsloop.domain.entities import AliasMove, Model, ModelVersion
-from opsloop.domain.names import ModelRef, check_name, is_version, parse_version
+from opsloop.domain.names import pinned
 from opsloop.server.deps import Ctx
 from opsloop.server.schemas import AliasSet, ModelCreate, ModelVersionCreate
 
@@ -54,10 +54,7 @@ async def list_versions(project: str, model: str, ctx: Ctx) -> list[ModelVersion
 @router.get("/projects/{project}/models/{model}/versions/{version}")
 async def get_version(project: str, model: str, version: str, ctx: Ctx) -> ModelVersion:
     """``version`` is a number, an alias, or ``latest``."""
-    if is_version(version):
-        ref = ModelRef(project, model, version=parse_version(version))
-    else:
-        ref = ModelRef(project, model, alias=check_name(version, "version"))
+    ref = pinned(project, model, version)
     return await ctx.call(ctx.platform.registry.resolve, ref)
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from opsloop.domain.deployments import Slot
 from opsloop.domain.entities import Actor, ModelVersion
 from opsloop.domain.errors import InvalidInput, NotFound
 from opsloop.domain.evaluation import Evaluation, Gate, MetricReport, verdict
@@ -26,7 +25,7 @@ from opsloop.services.serving.inputs import InputSchema
 from opsloop.services.serving.runtime import LoadedModel
 from opsloop.store.database import Database
 from opsloop.store.repos import evaluations, events, models
-from opsloop.store.repos._time import at, now
+from opsloop.store.repos._time import now
 
 LATENCY_SAMPLE = 100
 MAX_LATENCY_SAMPLE = 10_000
@@ -78,11 +77,11 @@ class EvaluationService:
             raise InvalidInput(f"dataset {data} has no rows", field="data")
         loaded = LoadedModel(candidate, self.registry.load(candidate))
         champion_version, serving = self._champion(candidate, endpoint)
-        report = self._measure(loaded, frame, target, segment, policy, timed=True)
+        report = self._measure(loaded, frame, target, segment, policy)
         champion_report = None
         if champion_version is not None:
             champion = LoadedModel(champion_version, self.registry.load(champion_version))
-            champion_report = self._measure(champion, frame, target, segment, policy, timed=True)
+            champion_report = self._measure(champion, frame, target, segment, policy)
         compatible = None
         if serving is not None:
             compatible = compatible_inputs(candidate, serving)
@@ -131,46 +130,49 @@ class EvaluationService:
                     "champion": body["champion"],
                 },
             )
-            row = evaluations.get(conn, evaluation_id)
-        return evaluation_of(row)
+            return evaluations.get(conn, evaluation_id)
 
     def get(self, evaluation_id: int) -> Evaluation:
         with self.db.read() as conn:
-            return evaluation_of(evaluations.get(conn, evaluation_id))
+            return evaluations.get(conn, evaluation_id)
 
     def for_version(self, ref: ModelRef) -> list[Evaluation]:
         version = self.registry.resolve(ref)
         with self.db.read() as conn:
             model_id = models.get_id(conn, version.project, version.model)
-            rows = evaluations.for_version(conn, models.version_id(conn, model_id, version.version))
-        return [evaluation_of(row) for row in rows]
+            return evaluations.for_version(conn, models.version_id(conn, model_id, version.version))
 
     def _champion(
         self, candidate: ModelVersion, endpoint: str | None
     ) -> tuple[ModelVersion | None, ModelVersion | None]:
         """(the version to compare with, the endpoint's primary) — either may be None."""
-        primary: Slot | None = None
-        if endpoint is not None:
+        serving = self._serving(endpoint)
+        champion = serving
+        if champion is None:
             try:
-                primary = self.deployments.get(endpoint).plan.primary
+                champion = self.registry.resolve(
+                    ModelRef(candidate.project, candidate.model, alias=CHAMPION)
+                )
             except NotFound:
-                primary = None
-        if primary is not None:
-            serving = self.registry.resolve(
-                ModelRef(candidate.project, primary.model, version=primary.version)
-            )
-            return (
-                None
-                if serving.version == candidate.version and serving.model == candidate.model
-                else serving
-            ), serving
+                champion = None
+        if champion is not None and champion.ref == candidate.ref:
+            champion = None  # the candidate is the champion already: nothing to compare
+        return champion, serving
+
+    def _serving(self, endpoint: str | None) -> ModelVersion | None:
+        """The version an endpoint's primary is, if the endpoint exists and has one."""
+        if endpoint is None:
+            return None
         try:
-            alias = self.registry.resolve(
-                ModelRef(candidate.project, candidate.model, alias=CHAMPION)
-            )
+            state = self.deployments.get(endpoint)
         except NotFound:
-            return None, None
-        return (None if alias.version == candidate.version else alias), None
+            return None
+        primary = state.plan.primary
+        if primary is None:
+            return None
+        return self.registry.resolve(
+            ModelRef(state.project, primary.model, version=primary.version)
+        )
 
     def _measure(
         self,
@@ -179,20 +181,15 @@ class EvaluationService:
         target: str,
         segment: str | None,
         policy: Gate,
-        *,
-        timed: bool,
     ) -> MetricReport:
         inputs = features(model, frame)
         scored = model.score_features(inputs, len(frame))
         truth = frame[target].to_numpy()
         predicted = np.asarray(scored.predictions, dtype=object)
         task = policy.task or ("classification" if model.classes is not None else "regression")
-        proba = None
-        if scored.scores is not None and model.classes is not None:
-            keys = [str(c) for c in model.classes]
-            proba = np.array([[row[k] for k in keys] for row in scored.scores])
-            if proba.shape[1] == 2:
-                proba = proba[:, 1]
+        proba = scored.probabilities
+        if proba is not None and proba.shape[1] == 2:
+            proba = proba[:, 1]
 
         def compute(mask: np.ndarray | None) -> tuple[dict[str, float | None], Any, Any]:
             pick = slice(None) if mask is None else mask
@@ -227,8 +224,7 @@ class EvaluationService:
         segments = {}
         if segment is not None:
             segments = metrics.by_segment(frame[segment].to_numpy(), lambda m: compute(m)[0])
-        if timed:
-            overall.update(latency(model, frame, policy.latency_sample or LATENCY_SAMPLE))
+        overall.update(latency(model, frame, policy.latency_sample or LATENCY_SAMPLE))
         return MetricReport(
             metrics=overall,
             confusion=confusion,
@@ -262,28 +258,4 @@ def compatible_inputs(candidate: ModelVersion, serving: ModelVersion) -> bool:
         return new is None
     return new.named == old.named and dict(zip(new.names, new.types, strict=True)) == dict(
         zip(old.names, old.types, strict=True)
-    )
-
-
-def evaluation_of(row: Any) -> Evaluation:
-    report = row["report"]
-    return Evaluation(
-        id=row["id"],
-        project=row["project"],
-        model=row["model"],
-        version=row["version"],
-        endpoint=row["endpoint"],
-        dataset=row["dataset"],
-        verdict=row["verdict"],
-        task=report.get("task"),
-        target=report.get("target"),
-        segment=report.get("segment"),
-        candidate=report["candidate"],
-        champion=report.get("champion"),
-        champion_report=report.get("champion_report"),
-        rules=report.get("rules", []),
-        signature_compatible=report.get("signature_compatible"),
-        gate=row["gate"],
-        created_at=at(row["created_at"]),
-        created_by=row["created_by"],
     )

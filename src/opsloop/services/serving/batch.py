@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from opsloop.domain.errors import InvalidInput
-from opsloop.services.serving.runtime import LoadedModel
+from opsloop.services.serving.runtime import LoadedModel, typed_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,20 +33,10 @@ def features(model: LoadedModel, frame: pd.DataFrame) -> Any:
     missing = [name for name in schema.names if name not in frame.columns]
     if missing:
         raise InvalidInput(
-            f"the input has no column {missing[0]!r} (the model takes "
-            f"{', '.join(schema.names[:8])}{', ...' if schema.width > 8 else ''})",
+            f"the input has no column {missing[0]!r} (the model takes {schema.listed})",
             field=missing[0],
         )
-    chosen = frame[schema.names].copy()
-    for name, kind in zip(schema.names, schema.types, strict=True):
-        try:
-            if kind in ("double", "float"):
-                chosen[name] = chosen[name].astype("float64")
-            elif kind == "category":
-                chosen[name] = chosen[name].astype("category")
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"column {name!r} must be {kind}: {exc}", field=name) from None
-    return chosen
+    return typed_frame(schema, frame[schema.names].copy())
 
 
 def score_table(
@@ -66,12 +56,10 @@ def score_table(
         chunk = table.slice(offset, chunk_rows)
         scored = model.score_features(features(model, chunk.to_pandas()), chunk.num_rows)
         out = chunk.append_column("prediction", pa.array(scored.predictions))
-        if scored.score is not None:
+        if scored.probabilities is not None and scored.classes is not None:
             out = out.append_column("score", pa.array(scored.score, pa.float64()))
-        if scored.scores is not None:
-            for key in scored.scores[0]:
-                column = [row[key] for row in scored.scores]
-                out = out.append_column(f"score.{key}", pa.array(column, pa.float64()))
+            for i, key in enumerate(scored.classes):
+                out = out.append_column(f"score.{key}", pa.array(scored.probabilities[:, i]))
         pieces.append(out)
         if progress is not None:
             progress(chunk.num_rows)

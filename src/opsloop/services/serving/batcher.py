@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -36,7 +36,7 @@ class Job:
     endpoint: str
     deployment: int
     role: str
-    started: float = field(default_factory=time.perf_counter)
+    started: float  # perf_counter() when the request arrived
     future: asyncio.Future[Answer] | None = None  # None: a shadow copy, logged only
 
 
@@ -78,9 +78,7 @@ class Batcher:
                     more = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if more is None:
-                    self._stopped = True
-                    carried = None
+                if more is None:  # stop() was called: answer this batch, then end
                     self._finish(batch)
                     return
                 if rows + len(more.rows) > self.max_batch:
@@ -112,10 +110,11 @@ class Batcher:
         answers: list[Answer] = []
         start = 0
         version = self.model.version
+        schema = self.model.schema
+        scores, score = scored.scores, scored.score
         for job in batch:
             end = start + len(job.rows)
             latency_ms = (done - job.started) * 1000.0
-            schema = self.model.schema
             for i, request_id in enumerate(job.ids):
                 row = start + i
                 records.append(
@@ -130,8 +129,8 @@ class Batcher:
                         "deployment": job.deployment,
                         "inputs": schema.as_object(job.rows[i]) if schema else {},
                         "prediction": scored.predictions[row],
-                        "score": None if scored.score is None else scored.score[row],
-                        "scores": None if scored.scores is None else scored.scores[row],
+                        "score": None if score is None else score[row],
+                        "scores": None if scores is None else scores[row],
                         "latency_ms": latency_ms,
                     }
                 )

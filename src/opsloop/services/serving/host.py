@@ -33,7 +33,6 @@ class Route:
     """An endpoint's plan with its models loaded: what one request is routed by."""
 
     endpoint: str
-    project: str
     deployment: int
     primary: Batcher
     canary: Batcher | None = None
@@ -60,14 +59,12 @@ class ServingHost:
         *,
         max_batch: int = 256,
         only: list[str] | None = None,
-        poll_every_s: float = POLL_EVERY_S,
     ) -> None:
         self.deployments = deployments
         self.registry = registry
         self.log = log
         self.max_batch = max_batch
         self.only = None if only is None else set(only)
-        self.poll_every_s = poll_every_s
         self._routes: dict[str, Route] = {}
         self._failures: dict[str, str] = {}
         self._models: OrderedDict[tuple[str, str, int], Batcher] = OrderedDict()
@@ -110,7 +107,12 @@ class ServingHost:
         for batcher in batchers:
             batcher.join(timeout=5)
 
+    def loaded(self, endpoint: str) -> Route | None:
+        """The endpoint's route if it is loaded: no I/O, safe on the event loop."""
+        return self._routes.get(endpoint)
+
     def route(self, endpoint: str) -> Route:
+        """The endpoint's route, loading it (database, model files) if it is not yet."""
         found = self._routes.get(endpoint)
         if found is not None:
             return found
@@ -128,9 +130,6 @@ class ServingHost:
         if found is None:
             raise Unavailable(f"endpoint {endpoint!r} has no model deployed")
         return found
-
-    def routes(self) -> dict[str, Route]:
-        return dict(self._routes)
 
     def refresh(self, endpoint: str) -> None:
         """Bring ``endpoint``'s route up to its current deployment (a no-op when it is)."""
@@ -162,7 +161,6 @@ class ServingHost:
         assert plan.primary is not None and state.deployment is not None
         return Route(
             endpoint=state.name,
-            project=state.project,
             deployment=state.deployment,
             primary=self._batcher(state.project, plan.primary),
             canary=None if plan.canary is None else self._batcher(state.project, plan.canary),
@@ -204,7 +202,7 @@ class ServingHost:
             self.refresh(endpoint)
 
     def _poll(self) -> None:
-        while not self._stopped.wait(self.poll_every_s):
+        while not self._stopped.wait(POLL_EVERY_S):
             try:
                 numbers = self.deployments.current_numbers()
             except Exception:

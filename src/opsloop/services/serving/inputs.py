@@ -89,25 +89,26 @@ class InputSchema:
             )
         return None
 
-    def rows(self, rows: Any, first_row: int = 0) -> list[list[Any]]:
+    def rows(self, rows: Any) -> list[list[Any]]:
         """``rows`` as lists in signature order, every value checked; raises InvalidInput
         naming the first bad row, field and rule."""
         if not isinstance(rows, list) or not rows:
             raise InvalidInput("inputs must be a non-empty list of rows", field="inputs")
-        return [self.row(row, first_row + i) for i, row in enumerate(rows)]
+        return [self.row(row, i) for i, row in enumerate(rows)]
+
+    @property
+    def listed(self) -> str:
+        """The first features, for error messages: ``a, b, c, ...``."""
+        return ", ".join(self.names[:8]) + (", ..." if self.width > 8 else "")
 
     def row(self, row: Any, number: int) -> list[Any]:
         if isinstance(row, dict):
             values = self._from_object(row, number)
         elif isinstance(row, list):
             if len(row) != self.width:
+                takes = f" ({self.listed})" if self.named else ""
                 raise InvalidInput(
-                    f"row {number}: has {len(row)} values, the model takes {self.width}"
-                    + (
-                        f" ({', '.join(self.names[:8])}{', ...' if self.width > 8 else ''})"
-                        if self.named
-                        else ""
-                    ),
+                    f"row {number}: has {len(row)} values, the model takes {self.width}{takes}",
                     field=f"inputs[{number}]",
                 )
             values = row
@@ -136,8 +137,7 @@ class InputSchema:
             unknown = [name for name in row if name not in self._index]
             if unknown:
                 raise InvalidInput(
-                    f"row {number}: unknown field {unknown[0]!r} (the model takes "
-                    f"{', '.join(self.names[:8])}{', ...' if self.width > 8 else ''})",
+                    f"row {number}: unknown field {unknown[0]!r} (the model takes {self.listed})",
                     field=f"inputs[{number}].{unknown[0]}",
                 )
             missing = next(name for name in self.names if name not in row)

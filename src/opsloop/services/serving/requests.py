@@ -8,11 +8,11 @@ import time
 from typing import Any
 
 from opsloop.domain.errors import InvalidInput, OpsloopError
-from opsloop.services.serving.batcher import Job
+from opsloop.domain.names import check_request_id
+from opsloop.services.serving.batcher import Batcher, Job
 from opsloop.services.serving.host import ServingHost
 
 MAX_ROWS = 10_000
-MAX_ID = 128
 MAX_KEY = 256
 REQUEST_KEYS = frozenset({"inputs", "ids", "key"})
 
@@ -29,11 +29,7 @@ def check_ids(ids: Any, rows: int) -> list[str]:
     if not isinstance(ids, list) or len(ids) != rows:
         raise InvalidInput(f"ids must be a list of {rows} ids, one per input row", field="ids")
     for i, value in enumerate(ids):
-        if not isinstance(value, str) or not value or len(value) > MAX_ID:
-            raise InvalidInput(
-                f"ids[{i}] must be non-empty text of at most {MAX_ID} characters",
-                field=f"ids[{i}]",
-            )
+        check_request_id(value, f"ids[{i}]")
     if len(set(ids)) != len(ids):
         raise InvalidInput("ids must not repeat within a request", field="ids")
     return ids
@@ -60,7 +56,10 @@ async def predict(host: ServingHost, endpoint: str, payload: Any) -> bytes:
         raise InvalidInput(f"key must be text of at most {MAX_KEY} characters", field="key")
     ids = payload.get("ids")
     ids = new_ids(len(rows)) if ids is None else check_ids(ids, len(rows))
-    route = host.route(endpoint)
+    # Loading a route reads the store and model files: off the event loop.
+    route = host.loaded(endpoint)
+    if route is None:
+        route = await asyncio.to_thread(host.route, endpoint)
     role, batcher = route.pick(key)
     schema = batcher.model.schema
     checked = rows if schema is None else schema.rows(rows)
@@ -78,7 +77,7 @@ async def predict(host: ServingHost, endpoint: str, payload: Any) -> bytes:
 
 
 def _copy_to_shadow(
-    shadow: Any, rows: list[Any], ids: list[str], endpoint: str, deployment: int, started: float
+    shadow: Batcher, rows: list[Any], ids: list[str], endpoint: str, deployment: int, started: float
 ) -> None:
     """The shadow sees the same rows; its answers are logged, never returned, and its
     failures never reach the caller."""

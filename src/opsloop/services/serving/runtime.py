@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -11,14 +12,35 @@ from opsloop.domain.entities import ModelVersion
 from opsloop.domain.errors import InvalidInput
 from opsloop.services.serving.inputs import InputSchema
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 @dataclass(frozen=True)
 class Scored:
-    """A batch's answers, one entry per row."""
+    """A batch's answers, one per row; for a classifier also its class probabilities."""
 
     predictions: list[Any]
-    scores: list[dict[str, float]] | None
-    score: list[float] | None
+    probabilities: np.ndarray | None = None  # rows x classes, columns in ``classes`` order
+    classes: list[str] | None = None  # the class labels as text: the keys of ``scores``
+
+    @cached_property
+    def scores(self) -> list[dict[str, float]] | None:
+        """Per row, {class: probability}: what an endpoint answers and logs."""
+        if self.probabilities is None or self.classes is None:
+            return None
+        keys = self.classes
+        return [dict(zip(keys, row, strict=True)) for row in self.probabilities.tolist()]
+
+    @cached_property
+    def score(self) -> list[float] | None:
+        """Per row, one number to watch: the positive class's probability for two classes,
+        else the winning class's."""
+        if self.probabilities is None:
+            return None
+        if self.probabilities.shape[1] == 2:
+            return self.probabilities[:, 1].tolist()
+        return self.probabilities.max(axis=1).tolist()
 
 
 class LoadedModel:
@@ -46,13 +68,7 @@ class LoadedModel:
 
         if schema.numeric:
             return pd.DataFrame(np.asarray(rows, dtype=np.float64), columns=schema.names)
-        frame = pd.DataFrame.from_records(rows, columns=schema.names)
-        for name, kind in zip(schema.names, schema.types, strict=True):
-            if kind in ("double", "float"):
-                frame[name] = frame[name].astype("float64")
-            elif kind == "category":
-                frame[name] = frame[name].astype("category")
-        return frame
+        return typed_frame(schema, pd.DataFrame.from_records(rows, columns=schema.names))
 
     def score(self, rows: list[list[Any]]) -> Scored:
         return self.score_features(self.matrix(rows), len(rows))
@@ -68,21 +84,29 @@ class LoadedModel:
                     field="model",
                 )
             classes = self.classes or []
-            keys = self._class_keys or []
             predictions = [classes[i] for i in probabilities.argmax(axis=1).tolist()]
-            table = probabilities.tolist()
-            scores = [dict(zip(keys, row, strict=True)) for row in table]
-            if len(keys) == 2:
-                score = probabilities[:, 1].tolist()
-            else:
-                score = probabilities.max(axis=1).tolist()
-            return Scored(predictions, scores, score)
+            return Scored(predictions, probabilities, self._class_keys)
         output = np.asarray(self.model.predict(features))
         if output.ndim == 0 or output.shape[0] != rows:
             raise InvalidInput(
                 f"model {self.ref} returned {output.shape} for {rows} rows", field="model"
             )
-        return Scored([_plain(v) for v in output.tolist()], None, None)
+        values = output.tolist()  # plain Python already, unless the array holds objects
+        return Scored([_plain(v) for v in values] if output.dtype == object else values)
+
+
+def typed_frame(schema: InputSchema, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame``'s columns in the dtypes the signature names (floats as float64, categories as
+    pandas categoricals, which LightGBM maps back to its training categories)."""
+    for name, kind in zip(schema.names, schema.types, strict=True):
+        try:
+            if kind in ("double", "float"):
+                frame[name] = frame[name].astype("float64")
+            elif kind == "category":
+                frame[name] = frame[name].astype("category")
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"column {name!r} must be {kind}: {exc}", field=name) from None
+    return frame
 
 
 def _has_proba(model: Any) -> bool:

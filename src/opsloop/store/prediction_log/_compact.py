@@ -31,6 +31,7 @@ from opsloop.store.prediction_log._layout import (
     segments_dir,
 )
 from opsloop.store.prediction_log._records import to_table
+from opsloop.store.prediction_log._segments import whole_lines
 
 log = logging.getLogger(__name__)
 ROW_GROUP_ROWS = 16_384  # small enough that min/max statistics prune lookups by request id
@@ -76,8 +77,7 @@ def compact_segment(root: Path, name: SegmentName) -> bool:
 
 def _write_parquet(fd: int, name: SegmentName, target: Path) -> None:
     with os.fdopen(os.dup(fd), "rb") as file:
-        data = file.read()
-    data = data[: data.rfind(b"\n") + 1]  # a torn last line never had its append return
+        data = whole_lines(file.read())
     table = to_table(name.kind, data)
     if table is None:
         return

@@ -50,7 +50,6 @@ class PredictionLog:
         self._reader: Reader | None = None
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
-        self._stopping = False
         self._closed = False
 
     def append_predictions(self, records: Sequence[Mapping[str, Any]]) -> None:
@@ -102,7 +101,6 @@ class PredictionLog:
         """Stop the background thread and seal the active segments (they are compacted later)."""
         with self._lock:
             self._closed = True
-            self._stopping = True
             thread, self._thread = self._thread, None
         self._wake.set()
         if thread is not None:
@@ -160,7 +158,7 @@ class PredictionLog:
         interval = max(0.05, min(5.0, self.segment_age_s / 4))
         writer = self._writer
         assert writer is not None
-        while not self._stopping:
+        while not self._closed:
             try:
                 writer.seal_aged()
                 compact_all(self.root)

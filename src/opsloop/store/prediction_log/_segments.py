@@ -86,8 +86,12 @@ def read_complete(path: Path, offset: int = 0) -> tuple[bytes, int]:
         inode = os.fstat(file.fileno()).st_ino
         file.seek(offset)
         data = file.read()
-    end = data.rfind(b"\n") + 1
-    return data[:end], inode
+    return whole_lines(data), inode
+
+
+def whole_lines(data: bytes) -> bytes:
+    """``data`` up to its last newline: a torn last line never had its append return."""
+    return data[: data.rfind(b"\n") + 1]
 
 
 class Segment:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy import Connection, RowMapping, select
 
 from opsloop.domain.deployments import Deployment, DeploymentAction, Endpoint, TrafficPlan
 from opsloop.domain.entities import ActorKind
@@ -67,13 +67,6 @@ def current_numbers(conn: Connection) -> dict[str, int | None]:
     """Every endpoint's current deployment number: what a serving process polls."""
     rows = conn.execute(select(endpoints.c.name, endpoints.c.deployment)).all()
     return {name: number for name, number in rows}
-
-
-def next_number(conn: Connection, endpoint_id: int) -> int:
-    current = conn.execute(
-        select(func.max(deployments.c.number)).where(deployments.c.endpoint_id == endpoint_id)
-    ).scalar()
-    return int(current or 0) + 1
 
 
 def insert_deployment(conn: Connection, endpoint_id: int, record: Deployment) -> None:

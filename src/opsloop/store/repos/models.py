@@ -45,12 +45,9 @@ def lock(conn: Connection, model_id: int) -> None:
 
 
 def next_version(conn: Connection, model_id: int) -> int:
-    """The next version number; call with the model locked (``lock``)."""
+    """The next version number, the model locked for the rest of the transaction."""
     lock(conn, model_id)
-    current = conn.execute(
-        select(func.max(model_versions.c.version)).where(model_versions.c.model_id == model_id)
-    ).scalar()
-    return int(current or 0) + 1
+    return latest_version(conn, model_id) + 1
 
 
 def latest_version(conn: Connection, model_id: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
@@ -141,43 +142,48 @@ def insert_values(
         )
 
 
-def _insert_for(conn: Connection) -> Any:
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+_UPSERTS: dict[tuple[str, str], Any] = {}
+SMALL_SERIES = 32
+
+
+def _upsert(conn: Connection, name: str, build: Callable[[Any], Any]) -> Any:
+    """An INSERT ... ON CONFLICT statement in the connection's dialect, built once:
+    ``build`` gets the dialect's ``insert`` and returns the statement."""
+    key = (conn.dialect.name, name)
+    if key not in _UPSERTS:
+        _UPSERTS[key] = build(postgresql.insert if key[0] == "postgresql" else sqlite.insert)
+    return _UPSERTS[key]
+
+
+def _tags_upsert(insert: Any) -> Any:
+    statement = insert(tags)
+    return statement.on_conflict_do_update(
+        index_elements=[tags.c.run_id, tags.c.key], set_={"value": statement.excluded.value}
+    )
 
 
 def write_tags(conn: Connection, run_id: str, values: dict[str, str]) -> None:
     """Set tags, replacing earlier values; one statement, safe against a concurrent writer."""
     if not values:
         return
-    statement = _insert_for(conn)(tags)
     conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[tags.c.run_id, tags.c.key], set_={"value": statement.excluded.value}
-        ),
+        _upsert(conn, "tags", _tags_upsert),
         [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()],
     )
 
 
-_LATEST_UPSERTS: dict[str, Any] = {}
-SMALL_SERIES = 32
-
-
-def _latest_upsert(conn: Connection) -> Any:
-    """INSERT ... ON CONFLICT that moves a key's latest value only forward (built once)."""
-    dialect = conn.dialect.name
-    if dialect not in _LATEST_UPSERTS:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(latest_metrics)
-        newer = (statement.excluded.step > latest_metrics.c.step) | and_(
-            statement.excluded.step == latest_metrics.c.step,
-            statement.excluded.timestamp >= latest_metrics.c.timestamp,
-        )
-        _LATEST_UPSERTS[dialect] = statement.on_conflict_do_update(
-            index_elements=[latest_metrics.c.run_id, latest_metrics.c.key],
-            set_={c: statement.excluded[c] for c in ("step", "value", "timestamp")},
-            where=newer,
-        )
-    return _LATEST_UPSERTS[dialect]
+def _latest_upsert(insert: Any) -> Any:
+    """Moves a key's latest value only forward."""
+    statement = insert(latest_metrics)
+    newer = (statement.excluded.step > latest_metrics.c.step) | and_(
+        statement.excluded.step == latest_metrics.c.step,
+        statement.excluded.timestamp >= latest_metrics.c.timestamp,
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[latest_metrics.c.run_id, latest_metrics.c.key],
+        set_={c: statement.excluded[c] for c in ("step", "value", "timestamp")},
+        where=newer,
+    )
 
 
 def write_metrics(
@@ -233,7 +239,7 @@ def write_metrics(
     if not chunks:
         return 0, {}
     conn.execute(_INSERT_CHUNK, chunks)
-    conn.execute(_latest_upsert(conn), latest)
+    conn.execute(_upsert(conn, "latest_metrics", _latest_upsert), latest)
     return written, {row["key"]: row["value"] for row in latest}
 
 
