@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from _peers import free_port, wait_http
+from _peers import free_port
+from _servers import running
 
 import opsloop
 from opsloop.domain.settings import Settings
@@ -67,34 +68,23 @@ def embedded(home: Path, metrics: int, runs: int, reps: int) -> dict[str, list[f
 def over_http(home: Path, metrics: int, reps: int) -> dict[str, float | list[float]]:
     """A real ``opsloop server`` on 127.0.0.1, the SDK in remote mode; the server always stops."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
     home.mkdir(parents=True, exist_ok=True)
-    log_path = home.parent / "opsloop-server.log"
     cmd = [sys.executable, "-m", "opsloop.cli.main", "--home", str(home), "server"]
     cmd += ["--port", str(port)]
-    with open(log_path, "wb") as log:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        client: Client | None = None
+    with running(
+        "opsloop server",
+        cmd,
+        port=port,
+        ready_path="/healthz",
+        log_path=home.parent / "opsloop-server.log",
+        timeout=60,
+    ) as server:
+        client = Client(Settings.load(environ={}, url=server.url))
         try:
-            try:
-                wait_http(f"{url}/healthz", timeout=60)
-            except TimeoutError as exc:
-                tail = log_path.read_text("utf-8", "replace")[-2000:]
-                raise RuntimeError(f"{exc}\nserver log tail:\n{tail}") from exc
-            start_s = time.perf_counter() - t0
-            client = Client(Settings.load(environ={}, url=url))
             times = repeat(lambda: log_metrics_one_run(metrics, client), reps)
-            return {"metrics_s": times, "server_start_s": start_s}
         finally:
-            if client is not None:
-                client.close()
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            client.close()
+        return {"metrics_s": times, "server_start_s": server.start_s}
 
 
 def fill_for_search(client: Client, project: str, n_runs: int, seed: int = 7) -> float:

@@ -178,3 +178,14 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
         if time.monotonic() >= deadline:
             raise TimeoutError(f"no HTTP answer from {url} within {timeout:g}s: {last_error}")
         time.sleep(0.1)
+
+
+def fmt_s(seconds: float | None, ms_places: int = 1) -> str:
+    """A duration for a results table: µs, ms (``ms_places`` decimals) or s."""
+    if seconds is None:
+        return "-"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.{ms_places}f} ms"
+    return f"{seconds:.2f} s"

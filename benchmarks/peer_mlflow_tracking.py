@@ -35,17 +35,16 @@ os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
 import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
+
+from _peers import free_port  # noqa: E402
+from _servers import group_usage, running  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -55,77 +54,6 @@ from mlflow.tracking import MlflowClient  # type: ignore[import-not-found, unuse
 
 logging.getLogger("mlflow").setLevel(logging.ERROR)
 logging.getLogger("alembic").setLevel(logging.ERROR)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes]) -> None:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mlflow server exited early with code {proc.returncode}")
-        try:
-            with opener.open(url, timeout=5) as resp:
-                resp.read()
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            pass
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"mlflow server did not answer {url} within {timeout:g}s")
-        time.sleep(0.1)
-
-
-def _stop_group(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
-    """Stop ``proc`` and everything in its process group; always ends with nothing left."""
-    pgid = proc.pid  # started with start_new_session=True, so pid == pgid
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            proc.poll()
-            try:
-                os.killpg(pgid, 0)  # anyone left in the group?
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            continue  # still alive after grace: escalate
-        break
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def _group_usage(pgid: int) -> tuple[int, float]:
-    """Number of processes in process group ``pgid`` and their summed RSS in MB (Linux)."""
-    procs, rss_kb = 0, 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if os.getpgid(int(entry.name)) != pgid:
-                continue
-            status = (entry / "status").read_text()
-        except (OSError, ProcessLookupError):
-            continue
-        procs += 1
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                rss_kb += int(line.split()[1])
-    return procs, rss_kb / 1024
 
 
 def _group_cpu_s(pgid: int) -> float:
@@ -256,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # --- d. over HTTP (mlflow server, 1 uvicorn worker) ----------------------------
     if args.http:
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         log_path = workdir / "http-server.log"
         cmd = [
@@ -269,26 +197,21 @@ def main(argv: list[str] | None = None) -> int:
         ]  # fmt: skip
         env = dict(os.environ)
         env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-        with open(log_path, "wb") as log:
-            t0 = time.perf_counter()
-            proc = subprocess.Popen(
-                cmd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=workdir,
-                start_new_session=True,
-            )
-            try:
-                try:
-                    _wait_http(f"{url}/health", args.server_timeout, proc)
-                except Exception as exc:
-                    tail = log_path.read_text("utf-8", "replace")[-3000:]
-                    raise RuntimeError(f"{exc}\nserver log tail:\n{tail}") from exc
-                out["http_server_start_s"] = time.perf_counter() - t0
+        server = running(
+            "mlflow server",
+            cmd,
+            port=port,
+            ready_path="/health",
+            log_path=log_path,
+            env=env,
+            cwd=workdir,
+            timeout=args.server_timeout,
+        )
+        try:
+            with server as started:
+                out["http_server_start_s"] = started.start_s
                 if Path("/proc").is_dir():
-                    out["http_server_settle_s"] = _wait_quiet(proc.pid, args.server_timeout)
+                    out["http_server_settle_s"] = _wait_quiet(started.proc.pid, args.server_timeout)
                 mlflow.set_tracking_uri(url)
                 http_client = MlflowClient(tracking_uri=url)
                 http_exp = _experiment("bench-http", workdir / "http-artifacts")
@@ -303,10 +226,11 @@ def main(argv: list[str] | None = None) -> int:
                 http_client.set_terminated(http_run.info.run_id)
                 out["http_workers"] = 1
                 if Path("/proc").is_dir():
-                    out["http_server_procs"], out["http_server_rss_mb"] = _group_usage(proc.pid)
-            finally:
-                _stop_group(proc)
-                mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
+                    out["http_server_procs"], out["http_server_rss_mb"] = group_usage(
+                        started.proc.pid
+                    )
+        finally:
+            mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
 
     # --- e. CLI start-up ---------------------------------------------------------
     out["help_s"] = _median_wall([sys.executable, "-m", "mlflow", "--help"])

@@ -31,6 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from _peers import fmt_s
 from _servers import Server, group_usage, stop_tree
 from _serving_sides import (
     Target,
@@ -109,14 +110,8 @@ def load(target: Target, body: str, args: argparse.Namespace) -> dict[str, Any]:
 # --- figures and bars --------------------------------------------------------------------
 
 
-def fmt_s(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.2f} s"
+def fmt_time(seconds: float | None) -> str:
+    return fmt_s(seconds, ms_places=2)
 
 
 def fmt_rate(rate: float | None) -> str:
@@ -155,7 +150,7 @@ def compare(
 ) -> Bar:  # fmt: skip
     """A bar on opsloop's figure against ``peer``'s; the ratio is "how many times better"
     when ``at_least`` is given, opsloop's figure over the peer's when ``at_most`` is."""
-    fmt = fmt_rate if attr == "requests_per_s" else fmt_s
+    fmt = fmt_rate if attr == "requests_per_s" else fmt_time
     ours, why_ours = figure(runs, "opsloop", key, attr)
     theirs, why_theirs = figure(runs, peer, key, attr)
     ratio = passed = None
@@ -193,8 +188,9 @@ def print_servers(runs: dict[str, Any]) -> None:
             problems.insert(0, "wrong predictions")
         status = "INVALID: " + "; ".join(problems) if problems else "ok"
         rss = f"{entry['rss_mb']:.0f} MB" if "rss_mb" in entry else "-"
-        print(f"{LABELS[name]:<22} {fmt_rate(at64.requests_per_s):>11} {fmt_s(at1.median_s):>10} "
-              f"{fmt_s(at64.p99_s):>10} {fmt_rate(at1.requests_per_s):>10} "
+        print(f"{LABELS[name]:<22} {fmt_rate(at64.requests_per_s):>11} "
+              f"{fmt_time(at1.median_s):>10} "
+              f"{fmt_time(at64.p99_s):>10} {fmt_rate(at1.requests_per_s):>10} "
               f"{entry.get('procs', '-'):>5} {rss:>7}  {status}")  # fmt: skip
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import _opsloop_side as side
-from _peers import peer_python, run_peer
+from _peers import fmt_s, peer_python, run_peer
 
 HERE = Path(__file__).resolve().parent
 MLFLOW_REQUIREMENTS = ["mlflow==3.17.*"]
@@ -42,16 +42,6 @@ class Row:
         if self.opsloop_s is None or self.mlflow_s is None or self.opsloop_s <= 0:
             return None
         return self.mlflow_s / self.opsloop_s
-
-
-def fmt_s(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.1f} ms"
-    return f"{seconds:.2f} s"
 
 
 def ratio_row(name: str, ours: float | None, theirs: float | None, at_least: float) -> Row:

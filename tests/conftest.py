@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -98,9 +98,27 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def wait_for(condition: Callable[[], object], timeout: float = 60.0) -> None:
+    """Poll ``condition`` until it holds; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)
+
+
 @contextmanager
 def running_server(home: Path, port: int, log_path: Path) -> Iterator[str]:
     """A real ``opsloop server`` (uvicorn) on 127.0.0.1:``port``, stopped on exit."""
+    with server_process(home, port, log_path) as (url, _process):
+        yield url
+
+
+@contextmanager
+def server_process(
+    home: Path, port: int, log_path: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``running_server``, with its process (for tests that kill it)."""
     log = log_path.open("wb")
     process = subprocess.Popen(
         [
@@ -129,7 +147,7 @@ def running_server(home: Path, port: int, log_path: Path) -> Iterator[str]:
                 output = log_path.read_text(errors="replace")
                 raise RuntimeError(f"opsloop server did not start:\n{output}")
             time.sleep(0.1)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:

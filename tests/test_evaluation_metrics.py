@@ -321,16 +321,6 @@ def test_ranking_ndcg_matches_sklearn_on_a_dense_grid(k: int) -> None:
     assert got["ndcg_at_k"] == pytest.approx(skm.ndcg_score(2.0**relevance - 1, scores, k=k))
 
 
-def test_ranking_handles_a_hundred_thousand_groups_at_once() -> None:
-    # Speed is for benchmarks, not tests (the machine is noisy): this checks the scale only.
-    rng = np.random.default_rng(0)
-    rows = 200_000
-    groups, relevance = rng.integers(0, 40_000, rows), rng.integers(0, 3, rows)
-    scores = rng.random(rows)
-    got = metrics.ranking(groups, relevance, scores, k=10)
-    assert got["groups"] == len(np.unique(groups))
-
-
 def test_by_segment_keys_values_as_text_and_missing_apart() -> None:
     segments = np.array(["html", "pdf", None, "html", 1, "1"], dtype=object)
     seen: list[int] = []

@@ -3,8 +3,6 @@ where they are made, and an ended run takes no more writes."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ from opsloop.domain.settings import Settings
 from opsloop.sdk.client import Client
 
 from .conftest import free_port, running_server
+from .test_cli import console
 
 
 def test_numpy_steps_are_whole_numbers(sdk: Client) -> None:
@@ -26,17 +25,18 @@ def test_numpy_steps_are_whole_numbers(sdk: Client) -> None:
     assert sdk.metric_history(run.id, "loss").steps == [0, 1, 2]
 
 
-@pytest.mark.parametrize("step", [-1, 2**63, 1.5, "3", None])
-def test_a_bad_step_is_refused_where_it_is_logged(sdk: Client, step: object) -> None:
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("step", -1), ("step", 2**63), ("step", 1.5), ("step", "3"), ("timestamp_ms", -5)],
+)
+def test_a_bad_step_or_time_is_refused_where_it_is_logged(
+    sdk: Client, option: str, value: object
+) -> None:
     with opsloop.start_run(project="p") as run:
         run.log_metric("good", 1.0)
-        if step is None:
-            with pytest.raises(InvalidInput):
-                run.log_metric("loss", 0.5, timestamp_ms=-5)
-        else:
-            with pytest.raises(InvalidInput) as caught:
-                run.log_metric("loss", 0.5, step=step)  # type: ignore[arg-type]
-            assert caught.value.field == "metrics.loss"
+        with pytest.raises(InvalidInput) as caught:
+            run.log_metric("loss", 0.5, **{option: value})  # type: ignore[arg-type]
+        assert caught.value.field == "metrics.loss"
     stored = opsloop.get_run(run.id)
     assert stored.status == RunStatus.FINISHED
     assert stored.metrics == {"good": 1.0}  # the good point was not lost with the bad one
@@ -72,21 +72,7 @@ def test_nothing_is_lost_while_the_server_is_away(tmp_path: Path) -> None:
 
 
 def test_the_cli_says_one_line_when_the_server_is_away(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "opsloop.cli.main",
-            "--url",
-            f"http://127.0.0.1:{free_port()}",
-            "runs",
-            "list",
-            "p",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = console(tmp_path, "--url", f"http://127.0.0.1:{free_port()}", "runs", "list", "p")
     assert done.returncode == 1
     assert done.stderr.startswith("error: cannot reach the opsloop server")
     assert "Traceback" not in done.stderr + done.stdout

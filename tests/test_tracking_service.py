@@ -78,6 +78,7 @@ def test_bad_metric_batches_are_refused_whole(
     with pytest.raises(InvalidInput) as caught:
         platform.tracking.log(run.id, metrics={**good, **metrics})
     assert caught.value.field == field
+    assert platform.tracking.get_run(run.id).metrics == {}  # the good series went nowhere
 
 
 @pytest.mark.parametrize(

@@ -17,10 +17,10 @@ MAX_KEY = 256
 REQUEST_KEYS = frozenset({"inputs", "ids", "key"})
 
 
-def new_ids(count: int) -> list[str]:
+def new_ids(count: int, now_ms: int | None = None) -> list[str]:
     """Request ids that sort by time (48-bit milliseconds, then 80 random bits, in hex), so
     the prediction log's files can be skipped by their id ranges."""
-    stamp = f"{int(time.time() * 1000):012x}"
+    stamp = f"{int(time.time() * 1000) if now_ms is None else now_ms:012x}"
     noise = os.urandom(10 * count).hex()
     return [stamp + noise[i * 20 : (i + 1) * 20] for i in range(count)]
 
