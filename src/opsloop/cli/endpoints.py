@@ -9,7 +9,7 @@ import typer
 from opsloop.cli import _output as out
 
 if TYPE_CHECKING:
-    from opsloop.domain.deployments import Deployment, TrafficPlan
+    from opsloop.domain.deployments import Deployment
 
 app = typer.Typer(
     help="Endpoints: traffic plans and deployment history.",
@@ -20,17 +20,11 @@ app = typer.Typer(
 Reason = Annotated[str, typer.Option(help="Why (kept in the deployment history).")]
 
 
-def plan_text(plan: TrafficPlan) -> str:
-    from opsloop.services.deployments import describe
-
-    return describe(plan)
-
-
 def report(done: Deployment) -> None:
     forced = " (forced: no go verdict)" if done.forced else ""
     out.console().print(
         f"[green]{done.endpoint}[/green] deployment {done.number} ({done.action.value}){forced}: "
-        f"now serving {plan_text(done.plan)}"
+        f"now serving {done.plan.describe()}"
     )
 
 
@@ -107,7 +101,7 @@ def list_endpoints(
         f"{len(found)} endpoints",
         ["endpoint", "project", "serving", "deployment", "changed"],
         (
-            [e.name, e.project, plan_text(e.plan), e.deployment or "", out.when(e.updated_at)]
+            [e.name, e.project, e.plan.describe(), e.deployment or "", out.when(e.updated_at)]
             for e in found
         ),
     )
@@ -131,7 +125,7 @@ def show_endpoint(
         f"endpoint {found.name}",
         [
             ("project", found.project),
-            ("serving", plan_text(found.plan)),
+            ("serving", found.plan.describe()),
             ("deployment", found.deployment),
             ("changed", out.when(found.updated_at)),
         ],
@@ -144,7 +138,7 @@ def show_endpoint(
                 d.number,
                 d.action.value + (f" → #{d.restores}" if d.restores else ""),
                 f"{d.model}@{d.version}" if d.model else "",
-                plan_text(d.plan),
+                d.plan.describe(),
                 "forced" if d.forced else (d.verdict or ""),
                 d.actor,
                 out.when(d.time),

@@ -9,8 +9,7 @@ import math
 import re
 from typing import Any, Literal, get_args
 
-import yaml
-
+from opsloop.domain import _yaml
 from opsloop.domain.errors import InvalidInput
 
 Op = Literal[">=", "<=", ">", "<", "=="]
@@ -30,51 +29,11 @@ def _invalid(headline: str) -> InvalidInput:
     return InvalidInput(headline, field="gate")
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key written twice: a second ``rules:`` would drop the first."""
-
-
-def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        try:
-            duplicate = key in seen
-        except TypeError:  # unhashable: construct_mapping below says so
-            continue
-        if duplicate:
-            line = key_node.start_mark.line + 1
-            raise _invalid(f"gate key {key!r} is written twice (again at line {line})")
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_StrictLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _mapping_without_duplicates,
-)
-
-
 def load_mapping(text: str, allowed: tuple[str, ...]) -> dict[str, Any]:
     """The gate file as a mapping holding only ``allowed`` keys."""
-    if not isinstance(text, str):
-        raise _invalid("gate must be YAML text")
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise _invalid(f"gate is not valid YAML{where}: {problem}") from None
-    if not isinstance(data, dict):
-        raise _invalid("gate must be a YAML mapping of options and 'rules:' (see the example)")
-    unknown = sorted(str(key) for key in data if key not in allowed)
-    if unknown:
-        raise _invalid(
-            f"gate has unknown key(s) {', '.join(repr(key) for key in unknown)} "
-            f"(allowed: {', '.join(allowed)})"
-        )
-    return data
+    return _yaml.load_mapping(
+        text, allowed, "gate", "a YAML mapping of options and 'rules:' (see the example)"
+    )
 
 
 def text_option(data: dict[str, Any], key: str) -> str | None:

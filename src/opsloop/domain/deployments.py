@@ -30,6 +30,23 @@ class TrafficPlan(Entity):
     canary_share: float = Field(default=0.0, ge=0, le=100, description="percent")
     shadow: Slot | None = None
 
+    def describe(self) -> str:
+        """The plan in one line: ``violation@3 (90%), canary violation@4 (10%), shadow
+        violation@5``."""
+        if self.primary is None:
+            return "nothing"
+        if self.canary is None:
+            parts = [self.primary.ref]
+        else:
+            share = self.canary_share
+            parts = [
+                f"{self.primary.ref} ({100 - share:g}%)",
+                f"canary {self.canary.ref} ({share:g}%)",
+            ]
+        if self.shadow is not None:
+            parts.append(f"shadow {self.shadow.ref}")
+        return ", ".join(parts)
+
 
 class DeploymentAction(StrEnum):
     DEPLOY = "deploy"

@@ -277,7 +277,7 @@ class DeploymentService:
         endpoint, project = current.name, current.project
         if plan == current.plan:
             raise Conflict(
-                f"endpoint {endpoint!r} already serves that plan ({describe(plan)})",
+                f"endpoint {endpoint!r} already serves that plan ({plan.describe()})",
                 field="endpoint",
             )
         changed_at = now()
@@ -336,27 +336,6 @@ _EVENT_KINDS = {
     DeploymentAction.PROMOTE: "promoted",
     DeploymentAction.ROLLBACK: "rolled_back",
 }
-
-
-def describe(plan: TrafficPlan) -> str:
-    """A plan in one line: ``violation@3 (90%), canary violation@4 (10%), shadow violation@5``."""
-    if plan.primary is None:
-        return "nothing"
-    if plan.canary is None:
-        parts = [plan.primary.ref]
-    else:
-        share = plan.canary_share
-        parts = [
-            f"{plan.primary.ref} ({_percent(100 - share)})",
-            f"canary {plan.canary.ref} ({_percent(share)})",
-        ]
-    if plan.shadow is not None:
-        parts.append(f"shadow {plan.shadow.ref}")
-    return ", ".join(parts)
-
-
-def _percent(share: float) -> str:
-    return f"{share:g}%"
 
 
 def _plan_for(

@@ -7,28 +7,17 @@ model's ``champion`` alias.
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
-import numpy as np
-
 from opsloop.domain.entities import Actor, ModelVersion
 from opsloop.domain.errors import InvalidInput, NotFound
-from opsloop.domain.evaluation import Evaluation, Gate, MetricReport, verdict
+from opsloop.domain.evaluation import Evaluation, Gate, verdict
 from opsloop.domain.names import DatasetRef, ModelRef, check_name
 from opsloop.services.datasets import DatasetService
 from opsloop.services.deployments import CHAMPION, DeploymentService
-from opsloop.services.evaluation import metrics
 from opsloop.services.registry import RegistryService, subject_of
-from opsloop.services.serving.batch import features
 from opsloop.services.serving.inputs import InputSchema
-from opsloop.services.serving.runtime import LoadedModel
 from opsloop.store.database import Database
 from opsloop.store.repos import evaluations, events, models
 from opsloop.store.repos._time import now
-
-LATENCY_SAMPLE = 100
-MAX_LATENCY_SAMPLE = 10_000
 
 
 class EvaluationService:
@@ -56,6 +45,9 @@ class EvaluationService:
         segment: str | None = None,
     ) -> Evaluation:
         """Measure ``ref`` and the champion on ``data``; judge by ``gate`` (YAML) if given."""
+        from opsloop.services.evaluation.measure import measure
+        from opsloop.services.serving.runtime import LoadedModel
+
         policy = Gate.parse(gate) if gate is not None else Gate()
         endpoint = endpoint or policy.endpoint
         if endpoint is not None:
@@ -77,11 +69,11 @@ class EvaluationService:
             raise InvalidInput(f"dataset {data} has no rows", field="data")
         loaded = LoadedModel(candidate, self.registry.load(candidate))
         champion_version, serving = self._champion(candidate, endpoint)
-        report = self._measure(loaded, frame, target, segment, policy)
+        report = measure(loaded, frame, target, segment, policy)
         champion_report = None
         if champion_version is not None:
             champion = LoadedModel(champion_version, self.registry.load(champion_version))
-            champion_report = self._measure(champion, frame, target, segment, policy)
+            champion_report = measure(champion, frame, target, segment, policy)
         compatible = None
         if serving is not None:
             compatible = compatible_inputs(candidate, serving)
@@ -173,82 +165,6 @@ class EvaluationService:
         return self.registry.resolve(
             ModelRef(state.project, primary.model, version=primary.version)
         )
-
-    def _measure(
-        self,
-        model: LoadedModel,
-        frame: Any,
-        target: str,
-        segment: str | None,
-        policy: Gate,
-    ) -> MetricReport:
-        inputs = features(model, frame)
-        scored = model.score_features(inputs, len(frame))
-        truth = frame[target].to_numpy()
-        predicted = np.asarray(scored.predictions, dtype=object)
-        task = policy.task or ("classification" if model.classes is not None else "regression")
-        proba = scored.probabilities
-        if proba is not None and proba.shape[1] == 2:
-            proba = proba[:, 1]
-
-        def compute(mask: np.ndarray | None) -> tuple[dict[str, float | None], Any, Any]:
-            pick = slice(None) if mask is None else mask
-            if task == "classification":
-                result = metrics.classification(
-                    truth[pick],
-                    predicted[pick],
-                    scores=None if proba is None else proba[pick],
-                    classes=model.classes,
-                    positive=policy.positive,
-                    costs=policy.costs,
-                )
-                return dict(result.metrics), result.confusion, result.calibration
-            if task == "ranking":
-                if policy.group is None:
-                    raise InvalidInput(
-                        "ranking needs a group column (group: in the gate)", field="group"
-                    )
-                values = np.asarray(
-                    scored.score if scored.score is not None else scored.predictions, dtype=float
-                )
-                found = metrics.ranking(
-                    frame[policy.group].to_numpy()[pick], truth[pick], values[pick], k=policy.k
-                )
-                return dict(found), None, []
-            found = metrics.regression(
-                truth[pick].astype(float), np.asarray(scored.predictions, dtype=float)[pick]
-            )
-            return dict(found), None, []
-
-        overall, confusion, calibration = compute(None)
-        segments = {}
-        if segment is not None:
-            segments = metrics.by_segment(frame[segment].to_numpy(), lambda m: compute(m)[0])
-        overall.update(latency(model, frame, policy.latency_sample or LATENCY_SAMPLE))
-        return MetricReport(
-            metrics=overall,
-            confusion=confusion,
-            calibration=calibration,
-            segments=segments,
-            rows=len(frame),
-            task=task,
-        )
-
-
-def latency(model: LoadedModel, frame: Any, sample: int) -> dict[str, float | None]:
-    """Milliseconds to score one row, as an endpoint does (median and 99th percentile)."""
-    sample = min(sample, MAX_LATENCY_SAMPLE, len(frame))
-    rows = frame.sample(n=sample, random_state=0) if sample < len(frame) else frame
-    timings = []
-    for i in range(len(rows)):
-        one = rows.iloc[i : i + 1]
-        start = time.perf_counter()
-        model.score_features(features(model, one), 1)
-        timings.append((time.perf_counter() - start) * 1000.0)
-    return {
-        "latency_p50_ms": float(np.percentile(timings, 50)),
-        "latency_p99_ms": float(np.percentile(timings, 99)),
-    }
 
 
 def compatible_inputs(candidate: ModelVersion, serving: ModelVersion) -> bool:

@@ -16,12 +16,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from opsloop.domain.errors import InvalidInput, OpsloopError, Unavailable
-from opsloop.services.serving.runtime import LoadedModel, Scored
+
+if TYPE_CHECKING:
+    from opsloop.services.serving.runtime import LoadedModel, Scored
 
 Answer = bytes | OpsloopError
 LogWriter = Callable[[Sequence[dict[str, Any]]], None]

@@ -22,7 +22,6 @@ from opsloop.domain.names import ModelRef
 from opsloop.services.deployments import DeploymentService
 from opsloop.services.registry import RegistryService
 from opsloop.services.serving.batcher import Batcher, LogWriter
-from opsloop.services.serving.runtime import LoadedModel
 
 KEEP_RETIRED = 4
 POLL_EVERY_S = 0.5
@@ -174,6 +173,8 @@ class ServingHost:
         if found is not None:
             self._models.move_to_end(key)
             return found
+        from opsloop.services.serving.runtime import LoadedModel  # numpy: on the first model
+
         version = self.registry.resolve(ModelRef(project, slot.model, version=slot.version))
         model = LoadedModel(version, self.registry.load(version))
         batcher = Batcher(model, self.log, self.max_batch)
