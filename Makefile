@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench-tracking bench-serving system-deps wrk clean
+.PHONY: demo test lint typecheck unit bench-tracking bench-serving bench-drift bench-monitor system-deps wrk clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ test: lint typecheck unit
 
 bench-tracking: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/tracking.py
+
+bench-drift: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/drift.py
+
+bench-monitor: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/monitor.py
 
 bench-serving: $(VENV)/.test-installed wrk
 	$(BIN)/python benchmarks/serving.py

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -116,9 +116,10 @@ def running_server(home: Path, port: int, log_path: Path) -> Iterator[str]:
 
 @contextmanager
 def server_process(
-    home: Path, port: int, log_path: Path
+    home: Path, port: int, log_path: Path, environment: Mapping[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``running_server``, with its process (for tests that kill it)."""
+    """``running_server``, with its process (for tests that kill it); ``environment`` adds
+    to this process's."""
     log = log_path.open("wb")
     process = subprocess.Popen(
         [
@@ -133,6 +134,7 @@ def server_process(
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
+        env={**os.environ, **(environment or {})},
     )
     url = f"http://127.0.0.1:{port}"
     try:

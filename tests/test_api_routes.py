@@ -454,8 +454,27 @@ API_ROUTES = {
     ("get", "/tokens"),
     ("post", "/tokens"),
     ("delete", "/tokens/{token_id}"),
+    ("get", "/pipelines"),
+    ("post", "/pipelines/{name}/runs"),
+    ("get", "/pipeline-runs"),
+    ("get", "/pipeline-runs/{run_id}"),
+    ("post", "/pipelines/{name}/triggers"),
+    ("get", "/pipelines/{name}/triggers"),
+    ("get", "/pipeline-triggers"),
+    ("delete", "/pipelines/{name}/triggers/{trigger_id}"),
+    ("put", "/endpoints/{name}/monitor"),
+    ("get", "/endpoints/{name}/monitor"),
+    ("post", "/endpoints/{name}/monitor/run"),
+    ("get", "/endpoints/{name}/monitor/values"),
+    ("get", "/alerts"),
+    ("get", "/alerts/{alert_id}"),
+    ("post", "/alerts/{alert_id}/resolve"),
 }
-DATA_PLANE = {("post", "/endpoints/{name}/predict"), ("post", "/endpoints/{name}/feedback")}
+DATA_PLANE = {
+    ("post", "/endpoints/{name}/predict"),
+    ("post", "/endpoints/{name}/feedback"),
+    ("get", "/metrics"),
+}
 
 
 def test_openapi_lists_every_api_route(api: httpx.Client) -> None:

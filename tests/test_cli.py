@@ -305,6 +305,9 @@ def test_help_lists_every_command_group() -> None:
         "feedback",
         "predictions",
         "tokens",
+        "pipeline",
+        "monitor",
+        "alerts",
     }
 
 
@@ -354,6 +357,22 @@ def test_the_command_tree_is_the_expected_one() -> None:
         "tokens create",
         "tokens list",
         "tokens revoke",
+        "pipeline",
+        "pipeline run",
+        "pipeline list",
+        "pipeline show",
+        "pipeline trigger",
+        "pipeline trigger add",
+        "pipeline trigger list",
+        "pipeline trigger remove",
+        "monitor",
+        "monitor set",
+        "monitor run",
+        "monitor show",
+        "alerts",
+        "alerts list",
+        "alerts show",
+        "alerts resolve",
     }
 
 

@@ -59,9 +59,10 @@ def test_every_example_runs(page: Path, tmp_path: Path) -> None:
     environment = {**os.environ, "OPSLOOP_HOME": str(home), "OPSLOOP_ACTOR": "docs"}
     environment.pop("OPSLOOP_URL", None)
     for line in shell_lines(page):
-        command, _, note = line.partition(NOT_RUN)
+        command, marked, note = line.partition(NOT_RUN)
         args = shlex.split(command, comments=True)[1:]
-        if note:
+        if marked:
+            assert note.strip(" :"), f"{page.name}: `{line}` says it is not run, but not why"
             args.append("--help")
         done = subprocess.run(
             [sys.executable, "-m", "opsloop.cli.main", *args],

@@ -118,6 +118,25 @@ def test_signature_from_a_dataframe_names_columns_and_classes(
     assert version.signature.output_type == "long"
 
 
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        (pd.Series(["en", "fr"]), "string"),  # pandas 3's default text dtype
+        (pd.Series(["en", "fr"], dtype=object), "string"),
+        (pd.Series(["en", "fr"], dtype="category"), "category"),
+        (pd.Series([1, None], dtype="Int64"), "long"),
+        (pd.Series([True, None], dtype="boolean"), "boolean"),
+        (pd.Series([1.5, None], dtype="Float64"), "double"),
+        (pd.Series(pd.to_datetime(["2026-01-01", "2026-01-02"], utc=True)), "datetime"),
+    ],
+    ids=["str", "object", "category", "Int64", "boolean", "Float64", "datetime-tz"],
+)
+def test_signature_types_of_pandas_columns(column: pd.Series, expected: str) -> None:
+    from opsloop.services.signature import type_name
+
+    assert type_name(column.dtype) == expected
+
+
 def test_signature_from_an_array_is_a_tensor(
     client: Client, data: tuple[pd.DataFrame, np.ndarray]
 ) -> None:

@@ -10,6 +10,10 @@ The object map::
              Evaluation (metrics beside the champion + a gate's go / no-go) ──┘
     Endpoint ── Deployment (traffic plan: primary, canary share, shadow) ── Prediction log
                                                                             └ Feedback
+    Monitor (per endpoint: windows of the log → drift, live and estimated accuracy, quality,
+             service values) ── Alert (fires, resolves; notifies, rolls back, runs a pipeline)
+    Pipeline (@pipeline over @step functions) ── PipelineRun ── StepRun (cached, attempts, log)
+             └ PipelineTrigger (cron, N new labels, a new dataset version; or an alert)
 
 Everyday use::
 
@@ -23,6 +27,15 @@ Everyday use::
     opsloop.deploy(mv.ref, endpoint="moderation", canary=10)
     opsloop.predict("moderation", [{"num_char": 12.0, ...}])   # logged, with a request id
     opsloop.promote("moderation")                              # or opsloop.rollback(...)
+
+    @opsloop.step(retries=2)
+    def train(data): ...
+    @opsloop.pipeline(project="moderation")
+    def retrain(dataset: str = "moderation/emails"): train(opsloop.load_dataset(dataset))
+    opsloop.run_pipeline("retrain")                            # a PipelineRun, step by step
+
+    opsloop.drift(training_df, window_df).drifted    # per column: test, statistic, p-value
+    opsloop.set_monitor("moderation", "monitor.yaml")  # windows: drift, live accuracy, alerts
 
 Embedded by default (a SQLite file and a folder under ``./.opsloop``); set ``OPSLOOP_URL`` (or
 call ``opsloop.connect(url=...)``) to talk to an ``opsloop server`` instead. Names load lazily,
@@ -56,6 +69,13 @@ _SDK = (
     "search_runs",
     "set_alias",
     "start_run",
+    "step",
+    "pipeline",
+    "run_pipeline",
+    "set_monitor",
+    "get_monitor",
+    "run_monitor",
+    "monitor_values",
 )
 _OTHER = {
     "Client": "opsloop.sdk.client",
@@ -67,12 +87,19 @@ _OTHER = {
     "InvalidInput": "opsloop.domain.errors",
     "Unavailable": "opsloop.domain.errors",
     "create_app": "opsloop.server.app",
+    "drift": "opsloop.sdk.drift",
+    "DriftReference": "opsloop.services.drift",
+    "DriftReport": "opsloop.services.drift",
+    "DriftThresholds": "opsloop.services.drift",
 }
 
 __all__ = [
     "ActiveRun",
     "Client",
     "Conflict",
+    "DriftReference",
+    "DriftReport",
+    "DriftThresholds",
     "InvalidInput",
     "NotFound",
     "OpsloopError",
@@ -83,23 +110,31 @@ __all__ = [
     "connect",
     "create_app",
     "deploy",
+    "drift",
     "evaluate",
     "export_predictions",
     "get_client",
     "get_dataset",
     "get_model_version",
+    "get_monitor",
     "get_run",
     "load_dataset",
     "load_model",
     "log_dataset",
+    "monitor_values",
+    "pipeline",
     "predict",
     "promote",
     "register_model",
     "rollback",
+    "run_monitor",
+    "run_pipeline",
     "search_runs",
     "send_feedback",
     "set_alias",
+    "set_monitor",
     "start_run",
+    "step",
 ]
 
 if TYPE_CHECKING:
@@ -120,22 +155,31 @@ if TYPE_CHECKING:
         get_client,
         get_dataset,
         get_model_version,
+        get_monitor,
         get_run,
         load_dataset,
         load_model,
         log_dataset,
+        monitor_values,
+        pipeline,
         predict,
         promote,
         register_model,
         rollback,
+        run_monitor,
+        run_pipeline,
         search_runs,
         send_feedback,
         set_alias,
+        set_monitor,
         start_run,
+        step,
     )
     from opsloop.sdk.client import Client
+    from opsloop.sdk.drift import drift
     from opsloop.sdk.run import ActiveRun
     from opsloop.server.app import create_app
+    from opsloop.services.drift import DriftReference, DriftReport, DriftThresholds
 
 
 def __getattr__(name: str) -> Any:

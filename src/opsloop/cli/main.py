@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from opsloop.cli import datasets, endpoints, evaluations, models, predictions, runs, tokens
+from opsloop.cli import (
+    alerts,
+    datasets,
+    endpoints,
+    evaluations,
+    models,
+    monitoring,
+    pipelines,
+    predictions,
+    runs,
+    tokens,
+)
 from opsloop.cli._context import make_state
 
 app = typer.Typer(
@@ -26,6 +37,9 @@ app.add_typer(predictions.feedback_app, name="feedback")
 app.add_typer(predictions.predictions_app, name="predictions")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(evaluations.app, name="evaluations")
+app.add_typer(pipelines.app, name="pipeline")
+app.add_typer(monitoring.app, name="monitor")
+app.add_typer(alerts.app, name="alerts")
 app.command()(evaluations.evaluate)
 app.command()(endpoints.deploy)
 app.command()(endpoints.promote)

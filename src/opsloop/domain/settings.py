@@ -9,7 +9,8 @@ Precedence, highest first — the one place it is written down:
    ``OPSLOOP_`` prefix, lower case: ``database_url = "postgresql://..."``);
 4. defaults: home ``./.opsloop``, SQLite at ``<home>/opsloop.db``, artifacts in
    ``<home>/artifacts``, the prediction log in ``<home>/predictions`` (no fsync), embedded
-   (no URL), no token, actor = the OS user, 127.0.0.1:8080, auth off, batches of up to 256 rows.
+   (no URL), no token, actor = the OS user, 127.0.0.1:8080, auth off, batches of up to 256 rows,
+   pipeline steps run inline, no pipeline modules to load.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ class Settings:
     auth: bool
     token: str | None
     max_batch: int
+    executor: str
+    pipelines: str
+    scheduler: bool
+    scheduler_tick_s: float
 
     @property
     def remote(self) -> bool:
@@ -96,6 +101,12 @@ class Settings:
             auth=_boolean(pick("auth", False), "auth"),
             token=str(token) if token else None,
             max_batch=_whole(pick("max_batch", 256), "max_batch", 1, MAX_BATCH),
+            executor=_text(pick("executor", "inline"), "executor"),
+            pipelines=_listing(pick("pipelines", ""), "pipelines"),
+            scheduler=_boolean(pick("scheduler", True), "scheduler"),
+            scheduler_tick_s=_seconds(
+                pick("scheduler_tick_s", 1.0), "scheduler_tick_s", 0.05, 3600
+            ),
         )
 
 
@@ -109,6 +120,37 @@ def _whole(value: Any, name: str, low: int, high: int) -> int:
     if not low <= number <= high:
         raise InvalidInput(f"{name} must be between {low} and {high}, not {number}", field=name)
     return number
+
+
+def _seconds(value: Any, name: str, low: float, high: float) -> float:
+    if isinstance(value, bool):
+        raise InvalidInput(f"{name} must be a number of seconds, not {value!r}", field=name)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            f"{name} must be a number of seconds, not {value!r}", field=name
+        ) from None
+    if not low <= number <= high:
+        raise InvalidInput(
+            f"{name} must be between {low:g} and {high:g} s, not {number:g}", field=name
+        )
+    return number
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{name} must be non-empty text, not {value!r}", field=name)
+    return value.strip()
+
+
+def _listing(value: Any, name: str) -> str:
+    """Comma-separated text; the config file may give a list."""
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return ",".join(value)
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be comma-separated text, not {value!r}", field=name)
+    return value
 
 
 def _boolean(value: Any, name: str) -> bool:

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import atexit
+import dataclasses
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from opsloop.domain.deployments import Deployment, FeedbackReceipt
 from opsloop.domain.entities import AliasMove, DatasetVersion, ModelVersion, Run
 from opsloop.domain.errors import InvalidInput
 from opsloop.domain.evaluation import Evaluation
+from opsloop.domain.monitoring import Monitor, MonitorValue, WindowResult
 from opsloop.domain.names import check_label, check_name, parse_dataset_ref, parse_model_ref
+from opsloop.domain.pipelines import PipelineRun
 from opsloop.sdk import datasets as _datasets
 from opsloop.sdk import environment
 from opsloop.sdk import models as _models
+from opsloop.sdk import monitoring as _monitoring
 from opsloop.sdk.client import Client
 from opsloop.sdk.run import ActiveRun, active_runs
+from opsloop.services.pipelines.context import Scope, current_scope
+from opsloop.services.pipelines.definitions import pipeline as pipeline  # ``@opsloop.pipeline``
+from opsloop.services.pipelines.definitions import step as step  # ``@opsloop.step``
 from opsloop.services.tracking import clean_params, clean_tags
 
 _default: Client | None = None
 _default_lock = threading.Lock()
+_scoped: dict[tuple[int, str], Client] = {}
 
 
 def connect(**settings: Any) -> Client:
@@ -36,11 +46,45 @@ def connect(**settings: Any) -> Client:
 
 
 def get_client() -> Client:
+    """The default client; inside a pipeline step, one acting as the pipeline on its run's
+    store (in process when the run executes here, else opened from the run's settings)."""
     global _default
+    scope = current_scope()
+    if scope is not None:
+        return _client_for(scope)
     with _default_lock:
         if _default is None:
             _default = Client()
         return _default
+
+
+def _client_for(scope: Scope) -> Client:
+    platform = scope.platform
+    key = (id(platform) if platform is not None else 0, scope.actor.name)
+    with _default_lock:
+        found = _scoped.get(key)
+        if found is not None:
+            return found
+        if platform is not None:
+            made = Client.over(platform, scope.actor)
+            platform.on_close(lambda: _forget(key))
+        elif scope.settings is not None:  # a worker process: open the run's store
+            settings = dataclasses.replace(
+                scope.settings, actor=scope.actor.name, url=None, auth=False
+            )
+            made = Client(settings, actor_kind=scope.actor.kind)
+            atexit.register(made.close)
+        else:
+            raise InvalidInput("this pipeline step has no store to talk to", field="pipeline")
+        _scoped[key] = made
+        return made
+
+
+def _forget(key: tuple[int, str]) -> None:
+    with _default_lock:
+        found = _scoped.pop(key, None)
+    if found is not None:
+        found.close()
 
 
 def start_run(
@@ -188,7 +232,6 @@ def evaluate(
 ) -> Evaluation:
     """Measure ``model`` beside the champion on dataset ``data``; judge it by ``gate`` (YAML
     text or a path to a YAML file). The verdict is stored and is what ``deploy`` checks."""
-    from pathlib import Path
 
     if gate is not None and "\n" not in gate and Path(gate).is_file():
         gate = Path(gate).read_text()
@@ -254,3 +297,41 @@ def export_predictions(
 
     data = get_client().export_predictions(endpoint, since=since, until=until, role=role)
     return parquet_to_table(data)
+
+
+def run_pipeline(name: str, /, **params: Any) -> PipelineRun:
+    """Run pipeline ``name`` with ``params`` and wait for it to end; returns the run with its
+    steps (check ``run.status``: a failed run is returned, not raised)."""
+    client = get_client()
+    started = client.start_pipeline(name, params)
+    return client.wait_for_pipeline_run(started.id)
+
+
+def set_monitor(endpoint: str, config: str | Path) -> Monitor:
+    """Set (or replace) ``endpoint``'s monitor from YAML text or a YAML file's path."""
+    return _monitoring.set_monitor(get_client(), endpoint, config)
+
+
+def get_monitor(endpoint: str) -> Monitor:
+    return _monitoring.get_monitor(get_client(), endpoint)
+
+
+def run_monitor(
+    endpoint: str, *, until: datetime | None = None, since: datetime | None = None
+) -> list[WindowResult]:
+    """Compute every window closed since the monitor's last run (``since``: again from then)."""
+    return _monitoring.run_monitor(get_client(), endpoint, until=until, since=since)
+
+
+def monitor_values(
+    endpoint: str,
+    *,
+    metric: str | None = None,
+    prefix: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+) -> list[MonitorValue]:
+    """Stored values, oldest window first (``limit``: the last N windows)."""
+    return _monitoring.monitor_values(
+        get_client(), endpoint, metric=metric, prefix=prefix, since=since, limit=limit
+    )

@@ -6,13 +6,15 @@ import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from opsloop.domain.auth import IssuedToken, Token
 from opsloop.domain.deployments import Deployment, Endpoint, FeedbackReceipt
 from opsloop.domain.entities import (
+    Actor,
+    ActorKind,
     AliasMove,
     Dataset,
     DatasetVersion,
@@ -25,26 +27,46 @@ from opsloop.domain.entities import (
     Run,
     Signature,
 )
-from opsloop.domain.errors import IntegrityError, OpsloopError
+from opsloop.domain.errors import IntegrityError, OpsloopError, Unavailable
 from opsloop.domain.evaluation import Evaluation
 from opsloop.domain.names import DatasetRef, ModelRef
+from opsloop.domain.pipelines import PipelineInfo, PipelineRun, PipelineTrigger
 from opsloop.domain.settings import Settings
 from opsloop.sdk.transport import EmbeddedTransport, HttpTransport, Transport
+from opsloop.services.pipelines.context import current_scope
+
+if TYPE_CHECKING:
+    from opsloop.services.platform import Platform
 
 TIMEOUT_S = 120.0
 API = "/api/v1"
 
 
 class Client:
-    """Talks to opsloop. ``Client()`` follows the settings: ``OPSLOOP_URL`` set → remote."""
+    """Talks to opsloop. ``Client()`` follows the settings: ``OPSLOOP_URL`` set → remote.
 
-    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+    ``Client.over(platform, actor)`` talks in process to a platform that is already open
+    (what pipeline steps running inside a server use); closing it leaves the platform open.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        platform: Platform | None = None,
+        actor_kind: ActorKind | None = None,
+        **overrides: Any,
+    ) -> None:
         self.settings = settings or Settings.load(**overrides)
+        self.actor_kind = actor_kind
         headers = {"X-Opsloop-Actor": self.settings.actor}
+        if actor_kind is not None:
+            headers["X-Opsloop-Actor-Kind"] = actor_kind.value
         if self.settings.token:
             headers["Authorization"] = f"Bearer {self.settings.token}"
         self._transport: Transport
-        if self.settings.url:
+        self._owns_platform = platform is None
+        if self.settings.url and platform is None:
             self.mode = "remote"
             self._transport = HttpTransport(self.settings.url, headers, TIMEOUT_S)
         else:
@@ -53,11 +75,24 @@ class Client:
             self.mode = "embedded"
             # Embedded means holding the store itself: the admin path, so no tokens.
             local = dataclasses.replace(self.settings, auth=False)
-            self._transport = EmbeddedTransport(create_app(local, embedded=True), headers)
+            app = create_app(local, platform, embedded=True)
+            self._transport = EmbeddedTransport(app, headers)
+
+    @classmethod
+    def over(cls, platform: Platform, actor: Actor | None = None) -> Client:
+        """An embedded client of ``platform`` (open already), acting as ``actor``."""
+        settings = platform.settings
+        if actor is not None:
+            settings = dataclasses.replace(settings, actor=actor.name)
+        return cls(
+            dataclasses.replace(settings, url=None),
+            platform=platform,
+            actor_kind=None if actor is None else actor.kind,
+        )
 
     def close(self) -> None:
         self._transport.close()
-        if isinstance(self._transport, EmbeddedTransport):
+        if isinstance(self._transport, EmbeddedTransport) and self._owns_platform:
             self._transport.app.state.platform.close()  # type: ignore[attr-defined]
 
     def request(
@@ -74,10 +109,18 @@ class Client:
         /endpoints/x/predict); an error answer is raised as the OpsloopError the server had."""
         if api:
             path = API + path
-        headers = None
+        headers: dict[str, str] | None = None
         if json is not None:
             content = orjson.dumps(json)
             headers = {"Content-Type": "application/json"}
+        scope = current_scope()
+        if scope is not None and self.actor_kind is None:
+            # Code running as a pipeline step acts as the pipeline, whichever client it uses.
+            headers = {
+                **(headers or {}),
+                "X-Opsloop-Actor": scope.actor.name,
+                "X-Opsloop-Actor-Kind": scope.actor.kind.value,
+            }
         reply = self._transport.request(
             method, path, params=params, content=content, headers=headers
         )
@@ -368,6 +411,76 @@ class Client:
 
     def get_evaluation(self, evaluation_id: int) -> Evaluation:
         return Evaluation.model_validate(self._json("GET", f"/evaluations/{evaluation_id}"))
+
+    # -- pipelines ------------------------------------------------------------------------
+    def list_pipelines(self) -> list[PipelineInfo]:
+        return [PipelineInfo.model_validate(p) for p in self._json("GET", "/pipelines")]
+
+    def start_pipeline(
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        wait: bool = False,
+        executor: str | None = None,
+    ) -> PipelineRun:
+        """Start a run (``wait``: answer when it has ended; a long run is better polled)."""
+        body: dict[str, Any] = {"params": dict(params or {}), "wait": wait}
+        if executor is not None:
+            body["executor"] = executor
+        return PipelineRun.model_validate(self._json("POST", f"/pipelines/{name}/runs", json=body))
+
+    def get_pipeline_run(self, run_id: str) -> PipelineRun:
+        return PipelineRun.model_validate(self._json("GET", f"/pipeline-runs/{run_id}"))
+
+    def list_pipeline_runs(
+        self, pipeline: str | None = None, *, limit: int = 100, status: str | None = None
+    ) -> list[PipelineRun]:
+        params = {
+            k: v for k, v in {"pipeline": pipeline, "limit": limit, "status": status}.items() if v
+        }
+        found = self._json("GET", "/pipeline-runs", params=params)
+        return [PipelineRun.model_validate(r) for r in found]
+
+    def wait_for_pipeline_run(
+        self, run_id: str, *, poll_s: float = 1.0, timeout_s: float | None = None
+    ) -> PipelineRun:
+        """Poll a run until it has ended (its steps come with it)."""
+        import time
+
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        pause = 0.02
+        while True:
+            run = self.get_pipeline_run(run_id)
+            if run.finished:
+                return run
+            if deadline is not None and time.monotonic() > deadline:
+                raise Unavailable(
+                    f"pipeline run {run_id} did not end within {timeout_s:g} s", field="run_id"
+                )
+            time.sleep(pause)
+            pause = min(poll_s, pause * 2)
+
+    def create_pipeline_trigger(
+        self,
+        pipeline: str,
+        kind: str,
+        spec: Mapping[str, Any],
+        params: Mapping[str, Any] | None = None,
+    ) -> PipelineTrigger:
+        body = {"kind": kind, "spec": dict(spec), "params": dict(params or {})}
+        return PipelineTrigger.model_validate(
+            self._json("POST", f"/pipelines/{pipeline}/triggers", json=body)
+        )
+
+    def list_pipeline_triggers(self, pipeline: str | None = None) -> list[PipelineTrigger]:
+        path = "/pipeline-triggers" if pipeline is None else f"/pipelines/{pipeline}/triggers"
+        return [PipelineTrigger.model_validate(t) for t in self._json("GET", path)]
+
+    def delete_pipeline_trigger(self, pipeline: str, trigger_id: int) -> PipelineTrigger:
+        return PipelineTrigger.model_validate(
+            self._json("DELETE", f"/pipelines/{pipeline}/triggers/{trigger_id}")
+        )
 
     # -- tokens -------------------------------------------------------------------------
     def create_token(self, role: str, **options: Any) -> IssuedToken:

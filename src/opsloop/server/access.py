@@ -27,9 +27,10 @@ def needed_role(method: str, path: str) -> Role:
 
 
 async def token_of(request: Request) -> Token | None:
-    """The caller's verified token, or None when auth is off."""
+    """The caller's verified token, or None when auth is off (or the caller is this process:
+    an embedded client, such as pipeline steps a server runs)."""
     auth = request.app.state.platform.auth
-    if not auth.enabled:
+    if not auth.enabled or request.app.state.embedded:
         return None
     header = request.headers.get("authorization", "")
     presented = header[7:].strip() if header[:7].lower() == "bearer " else None

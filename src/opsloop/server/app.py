@@ -14,17 +14,22 @@ from opsloop.server import errors
 from opsloop.server.access import API_PREFIX, authorize
 from opsloop.server.deps import Calls
 from opsloop.server.routes import (
+    alerts,
     artifacts,
     datasets,
     endpoints,
     evaluations,
+    metrics,
     models,
+    monitoring,
+    pipelines,
     projects,
     runs,
     serving,
     tokens,
 )
 from opsloop.services.platform import Platform
+from opsloop.services.scheduler import Scheduler, Task
 from opsloop.services.serving.host import ServingHost
 
 
@@ -44,18 +49,29 @@ def create_app(
     if platform is None:
         platform = Platform.open(settings or Settings.load())
     owned = platform
-    host = ServingHost(
-        platform.deployments,
-        platform.registry,
-        platform.predictions.append_predictions,
-        max_batch=platform.settings.max_batch,
-        only=serve_only,
-    )
-    platform.on_close(host.stop)
+    # An embedded app over a platform that serves already (pipeline steps inside a server)
+    # shares its host: one copy of each model, one batcher.
+    host = platform.serving if embedded and serve_only is None else None
+    if host is None:
+        host = ServingHost(
+            platform.deployments,
+            platform.registry,
+            platform.predictions.append_predictions,
+            max_batch=platform.settings.max_batch,
+            only=serve_only,
+        )
+        platform.on_close(host.stop)
+        if platform.serving is None:
+            platform.serving = host
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         host.start()  # serve the current plans from the first request on
+        platform.pipelines.load()  # a broken pipelines module stops the start, not a run
+        if serve_only is None and platform.settings.scheduler:
+            scheduler = _scheduler(platform)
+            scheduler.start()
+            platform.on_close(scheduler.stop)
         # What is loaded now (libraries, models) lives as long as the process: keep it out
         # of the collector's full passes, which otherwise stall every request in flight.
         gc.freeze()
@@ -71,8 +87,12 @@ def create_app(
     app.state.platform = platform
     app.state.host = host
     app.state.calls = Calls(inline=embedded)
+    app.state.embedded = embedded  # in process, holding the store: no tokens asked
     errors.install(app)
-    app.include_router(serving.router, dependencies=[Depends(authorize)])
+    app.include_router(
+        serving.router_for(host, platform.counters), dependencies=[Depends(authorize)]
+    )
+    app.include_router(metrics.router, dependencies=[Depends(authorize)])  # every replica
     if serve_only is None:
         for module in (
             projects,
@@ -82,6 +102,9 @@ def create_app(
             models,
             evaluations,
             endpoints,
+            monitoring,
+            alerts,
+            pipelines,
             tokens,
         ):
             app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(authorize)])
@@ -91,3 +114,16 @@ def create_app(
         return {"status": "ok", "version": __version__}
 
     return app
+
+
+def _scheduler(platform: Platform) -> Scheduler:
+    """The loop's timed work in this server: monitors (and their alerts), pipeline triggers."""
+    return Scheduler(
+        platform.db,
+        [
+            Task("monitors", platform.monitoring.run_due),
+            Task("pipeline-triggers", platform.pipelines.run_due_triggers),
+        ],
+        tick_s=platform.settings.scheduler_tick_s,
+        lease_s=max(30.0, 10 * platform.settings.scheduler_tick_s),
+    )

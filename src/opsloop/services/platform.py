@@ -4,20 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from opsloop.domain.settings import Settings
+from opsloop.services.alerts.service import AlertService
 from opsloop.services.auth import AuthService
 from opsloop.services.datasets import DatasetService
 from opsloop.services.deployments import DeploymentService
 from opsloop.services.evaluation.service import EvaluationService
 from opsloop.services.events import EventService
 from opsloop.services.feedback import FeedbackService
+from opsloop.services.monitoring import MonitorService
+from opsloop.services.pipelines.service import PipelineService
 from opsloop.services.projects import ProjectService
 from opsloop.services.registry import RegistryService
+from opsloop.services.serving.counters import RequestCounters
 from opsloop.services.tracking import TrackingService
 from opsloop.store.artifacts import ArtifactStore
 from opsloop.store.database import Database
 from opsloop.store.prediction_log import PredictionLog
+
+if TYPE_CHECKING:
+    from opsloop.services.serving.host import ServingHost
 
 
 @dataclass
@@ -35,6 +43,11 @@ class Platform:
     feedback: FeedbackService
     auth: AuthService
     evaluations: EvaluationService
+    pipelines: PipelineService
+    counters: RequestCounters
+    alerts: AlertService
+    monitoring: MonitorService
+    serving: ServingHost | None = None  # the first app's host, shared by embedded clients
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
@@ -48,7 +61,10 @@ class Platform:
         deployments = DeploymentService(db, projects, registry)
         predictions = PredictionLog(settings.predictions, fsync=settings.predictions_fsync)
         datasets = DatasetService(db, artifacts, projects)
-        return cls(
+        pipelines = PipelineService(db, artifacts, predictions, settings)
+        counters = RequestCounters()
+        alerts = AlertService(db, deployments, start_pipeline=pipelines.start)
+        opened = cls(
             settings=settings,
             db=db,
             artifacts=artifacts,
@@ -62,7 +78,16 @@ class Platform:
             feedback=FeedbackService(db, deployments, predictions),
             auth=AuthService(db, enabled=settings.auth),
             evaluations=EvaluationService(db, registry, datasets, deployments),
+            pipelines=pipelines,
+            counters=counters,
+            alerts=alerts,
+            monitoring=MonitorService(
+                db, deployments, registry, datasets, predictions, alerts=alerts, counters=counters
+            ),
         )
+        opened.pipelines.attach(opened)
+        opened.pipelines.recover()  # runs a dead process left behind are marked failed
+        return opened
 
     def on_close(self, closer: Callable[[], None]) -> None:
         """Run ``closer`` when the platform closes (before its stores are)."""
@@ -72,5 +97,6 @@ class Platform:
         for closer in reversed(self._closers):
             closer()
         self._closers.clear()
+        self.pipelines.close()
         self.predictions.close()
         self.db.dispose()

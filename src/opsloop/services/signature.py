@@ -33,11 +33,12 @@ def to_frame_or_array(example: Any) -> pd.DataFrame | np.ndarray:
 
 def type_name(dtype: Any) -> str:
     """opsloop's portable type names: double, long, boolean, string, datetime, category."""
-    kind = np.dtype(dtype).kind if not isinstance(dtype, pd.CategoricalDtype) else "O"
     if isinstance(dtype, pd.CategoricalDtype):
         return "category"
-    if isinstance(dtype, pd.StringDtype):
+    if isinstance(dtype, pd.StringDtype):  # pandas 3's default for text
         return "string"
+    # pandas' own dtypes (Int64, boolean, datetime64 with a zone) have a numpy-style kind too.
+    kind = getattr(dtype, "kind", None) or np.dtype(dtype).kind
     return {
         "f": "double",
         "i": "long",

@@ -297,3 +297,118 @@ tokens = Table(
     Column("revoked_at", Float, nullable=True),
     Column("last_used_at", Float, nullable=True),
 )
+
+# -- monitoring ---------------------------------------------------------------------------
+
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("endpoint_id", ForeignKey("endpoints.id"), nullable=False, unique=True),
+    Column("config", JSON, nullable=False),  # the parsed, checked policy
+    Column("source", Text, nullable=False),  # the YAML as it was given
+    Column("last_window_end", Float, nullable=True),  # the scheduler's progress
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", NAME, nullable=False),
+)
+
+monitor_values = Table(
+    "monitor_values",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("endpoint_id", ForeignKey("endpoints.id"), nullable=False),
+    Column("metric", KEY, nullable=False),
+    Column("window_start", Float, nullable=False),
+    Column("window_end", Float, nullable=False),
+    Column("value", Float, nullable=True),
+    Column("detail", JSON, nullable=True),
+    Column("computed_at", Float, nullable=False),
+    UniqueConstraint("endpoint_id", "metric", "window_end"),
+    Index(None, "endpoint_id", "window_end"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("endpoint_id", ForeignKey("endpoints.id"), nullable=False),
+    Column("rule", NAME, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("state", String(16), nullable=False),  # firing, resolved
+    Column("metric", KEY, nullable=False),
+    Column("value", Float, nullable=True),
+    Column("threshold", Float, nullable=False),
+    Column("window_end", Float, nullable=False),
+    Column("fired_at", Float, nullable=False),
+    Column("resolved_at", Float, nullable=True),
+    Column("actions", JSON, nullable=False),  # what was done about it, and how it went
+    Index(None, "endpoint_id", "rule", "state"),
+    Index(None, "state", "fired_at"),
+)
+
+# -- pipelines ----------------------------------------------------------------------------
+
+pipeline_runs = Table(
+    "pipeline_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("pipeline", NAME, nullable=False),
+    Column("project", NAME, nullable=True),
+    Column("status", String(16), nullable=False),  # queued, running, succeeded, failed
+    Column("trigger", String(16), nullable=False),  # manual, schedule, data, alert
+    Column("trigger_detail", JSON, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("executor", String(32), nullable=False),
+    Column("actor", NAME, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float, nullable=True),
+    Column("ended_at", Float, nullable=True),
+    Column("error", Text, nullable=True),
+    Index(None, "pipeline", "created_at"),
+    Index(None, "created_at"),
+)
+
+step_runs = Table(
+    "step_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("pipeline_runs.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("name", NAME, nullable=False),
+    Column("status", String(16), nullable=False),  # running, succeeded, failed, cached
+    Column("cache_key", String(64), nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("started_at", Float, nullable=True),
+    Column("ended_at", Float, nullable=True),
+    Column("output", JSON, nullable=True),  # the stored output's artifact and a summary
+    Column("error", Text, nullable=True),  # the traceback of the last attempt
+    Column("log", Text, nullable=False, default=""),
+    UniqueConstraint("run_id", "position"),
+    Index(None, "cache_key", "status"),
+)
+
+pipeline_triggers = Table(
+    "pipeline_triggers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("pipeline", NAME, nullable=False),
+    Column("kind", String(16), nullable=False),  # schedule, labels, dataset
+    Column("spec", JSON, nullable=False),  # cron text / endpoint and label count / dataset
+    Column("params", JSON, nullable=False),
+    Column("state", JSON, nullable=False),  # when it last fired, what it has counted
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", NAME, nullable=False),
+    Index(None, "pipeline"),
+)
+
+# One holder at a time for work that must not run twice when replicas share the store
+# (the scheduler): a row per lease, taken by an update that only succeeds when it expired.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", NAME, primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)

@@ -1,0 +1,377 @@
+"""Monitors: an endpoint's checks over time windows of its prediction log, and what they found.
+
+A monitor is YAML; only ``window`` is required::
+
+    window: 1h                  # 30s, 15m, 1h, 1d: windows aligned to multiples of it (UTC)
+    reference: moderation/posts@3        # the training data; default: the dataset the
+                                         # primary model's run used as input
+    # baseline: {since: 2026-05-01T00:00:00Z, until: 2026-05-02T00:00:00Z}   # or a log window
+    features: [num_char, exclaim, lang]  # default: the model signature's inputs
+    target: spam                # the reference's label column (for the label-free estimate)
+    positive: 1                 # the positive class of a binary classifier (default: the last)
+    min_labels: 30              # a window with fewer labels is flagged uncertain
+    drift:
+      test: psi                 # or {numeric: ks, categorical: chi2}; default: by kind
+      thresholds: {p_value: 0.01, psi: 0.2}
+    alerts: [...]               # rules on the values (see docs/alerts.md)
+    notify: [...]               # where alerts go
+
+Every value a pass computes is a ``MonitorValue``: a metric name (``drift.lang``,
+``performance.accuracy``, ``canary.service.latency_p99_ms``, ... listed in
+docs/monitoring.md), its window, a number (None when undefined) and a JSON detail.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import Field
+
+from opsloop.domain import _yaml
+from opsloop.domain.entities import Entity
+from opsloop.domain.errors import InvalidInput
+from opsloop.domain.names import parse_dataset_ref
+
+MONITOR_KEYS = (
+    "window",
+    "reference",
+    "baseline",
+    "features",
+    "target",
+    "positive",
+    "min_labels",
+    "drift",
+    "alerts",
+    "notify",
+)
+DRIFT_KEYS = ("test", "thresholds")
+BASELINE_KEYS = ("since", "until")
+KINDS = ("numeric", "categorical")
+MIN_LABELS = 30
+MIN_WINDOW_S = 1.0
+MAX_WINDOW_S = 31 * 86400.0
+_WINDOW = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*")
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SHAPE = "a YAML mapping with 'window:' and optional reference, features, drift, alerts..."
+
+Label = bool | int | float | str
+
+
+class DriftPolicy(Entity):
+    """Which test decides per feature (None: by kind and size; a name: for every kind it
+    applies to; or one per kind) and cut-offs that replace the defaults."""
+
+    test: str | dict[str, str] | None = None
+    thresholds: dict[str, int | float] = Field(default_factory=dict)
+
+
+class Baseline(Entity):
+    """A window of the endpoint's own log used as the reference, ``[since, until)``."""
+
+    since: datetime
+    until: datetime
+
+
+class MonitorConfig(Entity):
+    """A monitor's checked policy."""
+
+    window: str = Field(description="as written: 30s, 15m, 1h, 1d")
+    window_s: float
+    reference: str | None = Field(default=None, description="project/dataset@version")
+    baseline: Baseline | None = None
+    features: list[str] | None = None
+    target: str | None = None
+    positive: Label | None = None
+    min_labels: int = MIN_LABELS
+    drift: DriftPolicy = DriftPolicy()
+    alerts: list[Any] = Field(default=[], description="alert rules, as written")
+    notify: list[Any] = Field(default=[], description="notifiers, as written")
+
+    @classmethod
+    def parse(cls, text: str) -> MonitorConfig:
+        """The YAML ``text`` as a config; ``InvalidInput(field="monitor")`` naming the key
+        and, where it can, its line."""
+        data = _yaml.load_mapping(text, MONITOR_KEYS, "monitor", _SHAPE)
+        try:
+            return cls._from_mapping(data)
+        except _BadKey as exc:
+            raise key_error(text, exc.path, exc.reason) from None
+
+    @classmethod
+    def _from_mapping(cls, data: dict[str, Any]) -> MonitorConfig:
+        if "window" not in data:
+            raise InvalidInput(
+                "monitor needs 'window:' (how long each window is: 30s, 15m, 1h, 1d)",
+                field="monitor",
+            )
+        window_s = _window(data["window"])
+        if data.get("reference") is not None and data.get("baseline") is not None:
+            raise _BadKey(("baseline",), "give a reference dataset or a baseline, not both")
+        positive = data.get("positive")
+        if positive is not None and not _is_label(positive):
+            raise _BadKey(("positive",), f"must be one label (text or a number), got {positive!r}")
+        alerts, notify = _alerts(data)
+        return cls(
+            window=str(data["window"]).strip(),
+            window_s=window_s,
+            reference=_reference(data.get("reference")),
+            baseline=_baseline(data.get("baseline")),
+            features=_features(data.get("features")),
+            target=_text(data, "target"),
+            positive=positive,
+            min_labels=_min_labels(data.get("min_labels")),
+            drift=_drift(data.get("drift")),
+            alerts=alerts,
+            notify=notify,
+        )
+
+
+class Monitor(Entity):
+    endpoint: str
+    config: MonitorConfig
+    source: str = Field(description="the YAML as it was given")
+    last_window_end: datetime | None = Field(
+        default=None, description="end of the newest window computed"
+    )
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
+
+
+class MonitorValue(Entity):
+    """One metric of one window. ``value`` is None where the metric is undefined."""
+
+    metric: str
+    window_start: datetime
+    window_end: datetime
+    value: float | None
+    detail: dict[str, Any] | None = None
+
+
+class WindowResult(Entity):
+    """What one window gave: its values by metric, and the parts left out and why."""
+
+    endpoint: str
+    window_start: datetime
+    window_end: datetime
+    requests: int = Field(description="primary predictions in the window")
+    labels: int = Field(description="of them, how many have feedback")
+    uncertain: bool = Field(description="fewer labels than min_labels")
+    values: dict[str, float | None]
+    skipped: dict[str, str] = Field(default={}, description="part -> why it was not computed")
+
+
+class _BadKey(Exception):
+    """A bad value under ``path``: becomes one InvalidInput naming the key and its line."""
+
+    def __init__(self, path: tuple[str, ...], reason: str) -> None:
+        super().__init__(reason)
+        self.path = path
+        self.reason = reason
+
+
+def key_error(text: str, path: tuple[str, ...], reason: str) -> InvalidInput:
+    """The error for a bad value under ``path`` of monitor YAML ``text``: it names the key
+    and, where the YAML shows it, the line."""
+    line = _line_of(text, path)
+    where = f" (line {line})" if line is not None else ""
+    return InvalidInput(f"monitor key '{'.'.join(path)}'{where}: {reason}", field="monitor")
+
+
+def parse_window(text: Any) -> float:
+    """``30s``, ``15m``, ``1h``, ``1d`` (or a number of seconds) as seconds."""
+    return _window(text)
+
+
+def _window(value: Any) -> float:
+    if isinstance(value, bool):
+        raise _BadKey(("window",), f"must be a duration such as 30s, 15m, 1h, 1d, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        found = _WINDOW.fullmatch(value) if isinstance(value, str) else None
+        if found is None:
+            raise _BadKey(
+                ("window",), f"must be a duration such as 30s, 15m, 1h, 1d, got {value!r}"
+            )
+        seconds = float(found.group(1)) * _UNITS[found.group(2)]
+    if not (math.isfinite(seconds) and MIN_WINDOW_S <= seconds <= MAX_WINDOW_S):
+        raise _BadKey(("window",), f"must be from 1s to 31d, got {value!r}")
+    return seconds
+
+
+def _reference(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _BadKey(("reference",), f"must be written project/dataset@version, got {value!r}")
+    try:
+        return str(parse_dataset_ref(value, "reference"))
+    except InvalidInput as exc:
+        raise _BadKey(("reference",), exc.headline) from None
+
+
+def _baseline(value: Any) -> Baseline | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or sorted(map(str, value)) != sorted(BASELINE_KEYS):
+        raise _BadKey(
+            ("baseline",), f"must be a mapping with exactly since and until, got {value!r}"
+        )
+    since, until = _moment(value["since"], "since"), _moment(value["until"], "until")
+    if since >= until:
+        raise _BadKey(("baseline", "until"), "must be after since")
+    return Baseline(since=since, until=until)
+
+
+def _moment(value: Any, key: str) -> datetime:
+    """A time as YAML gives it: a timestamp, ISO text (``Z`` allowed) or epoch seconds."""
+    moment: datetime | None = None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        moment = datetime.fromtimestamp(float(value), UTC)
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+    if moment is None:
+        raise _BadKey(
+            ("baseline", key), f"must be a time (ISO 8601 or epoch seconds), got {value!r}"
+        )
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _features(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        raise _BadKey(("features",), f"must be a non-empty list of input names, got {value!r}")
+    for item in value:
+        if not isinstance(item, str) or not item:
+            raise _BadKey(("features",), f"each feature must be a name, got {item!r}")
+    if len(set(value)) != len(value):
+        repeated = next(item for item in value if value.count(item) > 1)
+        raise _BadKey(("features",), f"{repeated!r} is listed twice")
+    return list(value)
+
+
+def _text(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _BadKey((key,), f"must be a column name, got {value!r}")
+    return value
+
+
+def _min_labels(value: Any) -> int:
+    if value is None:
+        return MIN_LABELS
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _BadKey(("min_labels",), f"must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def _drift(value: Any) -> DriftPolicy:
+    if value is None:
+        return DriftPolicy()
+    if not isinstance(value, dict):
+        raise _BadKey(("drift",), f"must be a mapping of test and thresholds, got {value!r}")
+    unknown = sorted(str(key) for key in value if key not in DRIFT_KEYS)
+    if unknown:
+        raise _BadKey(
+            ("drift", unknown[0]), f"is not a drift option (allowed: {', '.join(DRIFT_KEYS)})"
+        )
+    test = _test(value.get("test"))
+    thresholds = value.get("thresholds") or {}
+    if not isinstance(thresholds, dict):
+        raise _BadKey(
+            ("drift", "thresholds"), f"must be a mapping of name: number, got {thresholds!r}"
+        )
+    checked: dict[str, int | float] = {}
+    for name, number in thresholds.items():
+        if (
+            isinstance(number, bool)
+            or not isinstance(number, int | float)
+            or not math.isfinite(number)
+            or number < 0
+        ):
+            raise _BadKey(
+                ("drift", "thresholds", str(name)), f"must be a number >= 0, got {number!r}"
+            )
+        checked[str(name)] = number
+    return DriftPolicy(test=test, thresholds=checked)
+
+
+def _test(value: Any) -> str | dict[str, str] | None:
+    """One test name for every kind it applies to, or one per kind."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    if isinstance(value, dict) and value and all(str(kind) in KINDS for kind in value):
+        for kind, name in value.items():
+            if not isinstance(name, str) or not name.strip():
+                raise _BadKey(("drift", "test", str(kind)), f"must be a test name, got {name!r}")
+        return {str(kind): name.strip() for kind, name in value.items()}
+    raise _BadKey(
+        ("drift", "test"),
+        f"must be a test name, or a mapping of numeric/categorical to one, got {value!r}",
+    )
+
+
+def _alerts(data: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    """The alert rules and notifiers, checked by their own parsers and kept as written."""
+    from opsloop.domain.alerts import parse_notifiers, parse_rules
+
+    alerts, notify = data.get("alerts"), data.get("notify")
+    if alerts is not None:
+        parse_rules(alerts)
+    if notify is not None:
+        parse_notifiers(notify)
+    return _plain(alerts or []), _plain(notify or [])
+
+
+def _plain(value: Any) -> Any:
+    """YAML values as JSON keeps them (a timestamp becomes ISO text)."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _is_label(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, bool | int | str)
+
+
+def _line_of(text: str, path: tuple[str, ...]) -> int | None:
+    """The 1-based line of the key at ``path`` (mappings only), if the YAML shows it."""
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in path:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key_node, value_node in node.value:
+            if getattr(key_node, "value", None) == key:
+                line, node = key_node.start_mark.line + 1, value_node
+                break
+        else:
+            break
+    return line

@@ -1,0 +1,276 @@
+"""The retrain pipeline: the loop closing itself.
+
+``retrain_pipeline(name=..., endpoint=..., train=..., target=..., gate=...)`` registers a
+pipeline that, run by hand, on a schedule, on new labels or by an alert:
+
+1. finds what the endpoint serves and the dataset that model was trained on (its run's input);
+2. collects the endpoint's labelled traffic from the prediction log;
+3. builds the next DatasetVersion = that dataset + the labelled rows (lineage: both parents),
+   and a holdout DatasetVersion of labelled rows the training never sees;
+4. validates the new rows against the training data: the schema must hold (else the run
+   fails), drift is reported;
+5. trains with the user's function, in a tracked run that records its input dataset;
+6. evaluates the candidate and the champion on the holdout through the gate; a no-go ends
+   the run there, recorded;
+7. deploys the candidate as a canary, waits for ``canary_predictions`` canary predictions
+   with labels, and compares the canary's live metric with the primary's over the same time:
+   no worse (within ``tolerance``) → promote, else (or on timeout) roll back.
+
+Every change is made through the SDK inside the run, so each Event's actor is the pipeline.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import opsloop
+from opsloop.domain.errors import InvalidInput
+from opsloop.services.evaluation import metrics
+from opsloop.services.pipelines.definitions import pipeline, step
+
+INPUT_PREFIX = "input."
+# Metrics where lower is better; every other one is compared as "higher is better".
+LOWER_IS_BETTER = frozenset({"mae", "rmse", "mape", "log_loss", "brier", "ece"})
+POLL_S = 1.0
+
+
+@step(cache=False)
+def find_champion(endpoint: str) -> dict[str, Any]:
+    """What the endpoint serves now, and the dataset version it was trained on."""
+    client = opsloop.get_client()
+    primary = client.get_endpoint(endpoint).plan.primary
+    if primary is None:
+        raise InvalidInput(f"endpoint {endpoint!r} serves nothing to retrain", field="endpoint")
+    project = client.get_endpoint(endpoint).project
+    version = opsloop.get_model_version(f"{project}/{primary.model}@{primary.version}")
+    if version.run_id is None:
+        raise InvalidInput(
+            f"{version.ref} has no run, so its training data is unknown", field="endpoint"
+        )
+    inputs = opsloop.get_run(version.run_id).inputs
+    if not inputs:
+        raise InvalidInput(
+            f"{version.ref}'s run recorded no input dataset to retrain from", field="endpoint"
+        )
+    return {
+        "project": project,
+        "model": primary.model,
+        "version": primary.version,
+        "features": [column.name for column in version.signature.inputs],
+        "dataset": str(inputs[0]),
+    }
+
+
+@step(cache=False)
+def labelled_traffic(endpoint: str, features: list[str], target: str) -> pd.DataFrame:
+    """The endpoint's primary predictions that have a label, as training rows."""
+    table = opsloop.export_predictions(endpoint, role="primary")
+    frame = table.to_pandas()
+    frame = frame[frame["label"].notna()]
+    rows = pd.DataFrame(
+        {
+            name: frame[INPUT_PREFIX + name].to_numpy()
+            for name in features
+            if INPUT_PREFIX + name in frame
+        }
+    )
+    rows[target] = frame["label"].to_numpy()
+    rows.index = pd.Index(frame["request_id"].to_numpy(), name="request_id")
+    return rows
+
+
+@step
+def extend_dataset(
+    previous: str, labelled: pd.DataFrame, target: str, holdout: float
+) -> dict[str, str]:
+    """The next training DatasetVersion (previous + labelled rows) and a holdout version."""
+    old = opsloop.load_dataset(previous)
+    if labelled.empty:
+        raise InvalidInput("no labelled traffic yet: nothing to retrain on", field="labels")
+    # Split by request id, so the same row always falls on the same side.
+    picks = np.array([zlib.crc32(str(i).encode()) % 1000 for i in labelled.index]) / 1000.0
+    held = labelled[picks < holdout].reset_index(drop=True)
+    fresh = labelled[picks >= holdout].reset_index(drop=True)
+    fresh = fresh.astype({c: old[c].dtype for c in fresh.columns if c in old}, errors="ignore")
+    combined = pd.concat([old, fresh.reindex(columns=old.columns)], ignore_index=True)
+    project, name = previous.split("@")[0].split("/")
+    base = name.split("-retrain")[0]
+    trained = opsloop.log_dataset(
+        combined, base, project=project, parents=[previous], source="retrain: + labelled traffic"
+    )
+    holdout_version = opsloop.log_dataset(
+        held.reindex(columns=[c for c in old.columns if c in held.columns]),
+        f"{base}-holdout",
+        project=project,
+        source="retrain: labelled traffic held out of training",
+    )
+    return {"train": trained.ref, "holdout": holdout_version.ref, "new_rows": str(len(fresh))}
+
+
+@step
+def validate(previous: str, data: dict[str, str], features: list[str]) -> dict[str, Any]:
+    """The schema must hold (every feature, same kind of values); drift is reported."""
+    reference = opsloop.load_dataset(previous)
+    current = opsloop.load_dataset(data["holdout"])
+    missing = [name for name in features if name not in current.columns]
+    if missing:
+        raise InvalidInput(f"labelled traffic lacks feature(s) {missing}", field="schema")
+    for name in features:
+        was, now = reference[name].dtype, current[name].dtype
+        if pd.api.types.is_numeric_dtype(was) != pd.api.types.is_numeric_dtype(now):
+            raise InvalidInput(f"feature {name!r} was {was}, is now {now}", field="schema")
+    report = opsloop.drift(reference[features], current[features])
+    return {"drifted": report.drifted, "share_drifted": report.share_drifted}
+
+
+@step
+def train_model(
+    train: Callable[[pd.DataFrame, str], Any],
+    data: dict[str, str],
+    target: str,
+    champion: dict[str, Any],
+) -> str:
+    """Fit the user's function on the new dataset in a tracked run; the new version's ref."""
+    frame = opsloop.load_dataset(data["train"])
+    features = champion["features"]
+    with opsloop.start_run(project=champion["project"], name="retrain") as run:
+        run.use_dataset(data["train"])
+        model = train(frame, target)
+        version = run.log_model(model, champion["model"], input_example=frame[features].head())
+    return str(version.ref)
+
+
+@step(cache=False)
+def judge(candidate: str, data: dict[str, str], gate: str, endpoint: str, target: str) -> str:
+    """The gate's verdict on the holdout, the candidate compared with what the endpoint serves."""
+    return str(
+        opsloop.evaluate(
+            candidate, data["holdout"], gate=gate, endpoint=endpoint, target=target
+        ).verdict
+    )
+
+
+@step(cache=False)
+def deploy_canary(candidate: str, endpoint: str, canary: float) -> int:
+    done = opsloop.deploy(
+        candidate, endpoint=endpoint, canary=canary, reason="retrain: passed the gate"
+    )
+    return done.number
+
+
+@step(cache=False)
+def watch_canary(
+    endpoint: str,
+    since: float,
+    predictions: int,
+    metric: str,
+    tolerance: float,
+    timeout_s: float,
+) -> dict[str, Any]:
+    """Promote once the canary has ``predictions`` labelled predictions and its ``metric`` is
+    no worse than the primary's over the same time; roll back if worse or out of time."""
+    deadline = time.monotonic() + timeout_s
+    started = datetime.fromtimestamp(since).astimezone()
+    while True:
+        scores = _live_scores(endpoint, started, metric)
+        canary_rows = scores.get("canary", (0, None))[0]
+        if canary_rows >= predictions:
+            break
+        if time.monotonic() >= deadline:
+            back = opsloop.rollback(
+                endpoint,
+                reason=f"retrain: canary got {canary_rows} of {predictions} labelled "
+                f"predictions in {timeout_s:g} s",
+            )
+            return {"outcome": "rolled back", "deployment": back.number, "scores": scores}
+        time.sleep(POLL_S)
+    canary_value = scores["canary"][1]
+    primary_value = scores.get("primary", (0, None))[1]
+    held = _no_worse(canary_value, primary_value, metric, tolerance)
+    detail = f"canary {metric} {_fmt(canary_value)} vs primary {_fmt(primary_value)}"
+    if held:
+        done = opsloop.promote(endpoint, reason=f"retrain: {detail}")
+        return {"outcome": "promoted", "deployment": done.number, "scores": scores}
+    back = opsloop.rollback(endpoint, reason=f"retrain: {detail}")
+    return {"outcome": "rolled back", "deployment": back.number, "scores": scores}
+
+
+def retrain_pipeline(
+    *,
+    name: str,
+    endpoint: str,
+    train: Callable[[pd.DataFrame, str], Any],
+    target: str,
+    gate: str,
+    canary: float = 10.0,
+    canary_predictions: int = 200,
+    canary_timeout_s: float = 3600.0,
+    metric: str = "accuracy",
+    tolerance: float = 0.0,
+    holdout: float = 0.3,
+    project: str | None = None,
+) -> Callable[..., dict[str, Any]]:
+    """Register (and return) the retrain pipeline ``name`` for ``endpoint``.
+
+    ``train(frame, target)`` returns a fitted model; ``gate`` is the gate's YAML text.
+    """
+    if not 0 < holdout < 1:
+        raise InvalidInput("holdout must be a fraction between 0 and 1", field="holdout")
+
+    def retrain(endpoint: str = endpoint) -> dict[str, Any]:
+        champion = find_champion(endpoint)
+        labelled = labelled_traffic(endpoint, champion["features"], target)
+        data = extend_dataset(champion["dataset"], labelled, target, holdout)
+        checked = validate(champion["dataset"], data, champion["features"])
+        candidate = train_model(train, data, target, champion)
+        verdict = judge(candidate, data, gate, endpoint, target)
+        result: dict[str, Any] = {"candidate": candidate, "verdict": verdict, "drift": checked}
+        if verdict != "go":
+            return {**result, "outcome": "stopped by the gate"}
+        since = time.time()
+        deploy_canary(candidate, endpoint, canary)
+        watched = watch_canary(
+            endpoint, since, canary_predictions, metric, tolerance, canary_timeout_s
+        )
+        return {**result, **watched}
+
+    retrain.__doc__ = f"Retrain {endpoint}'s model on its labelled traffic, gate, canary, promote."
+    return pipeline(name=name, project=project)(retrain)
+
+
+def _live_scores(
+    endpoint: str, since: datetime, metric: str
+) -> dict[str, tuple[int, float | None]]:
+    """Per role: labelled predictions since ``since`` and ``metric`` over them."""
+    table = opsloop.export_predictions(endpoint, since=since)
+    frame = table.select(["role", "prediction", "label"]).to_pandas()
+    frame = frame[frame["label"].notna()]
+    found: dict[str, tuple[int, float | None]] = {}
+    for role, rows in frame.groupby("role"):
+        if metric in LOWER_IS_BETTER or metric in {"r2", "bias"}:
+            value = metrics.regression(rows["label"], rows["prediction"]).get(metric)
+        else:
+            value = metrics.classification(rows["label"], rows["prediction"]).metrics.get(metric)
+        found[str(role)] = (len(rows), value)
+    return found
+
+
+def _no_worse(canary: float | None, primary: float | None, metric: str, tolerance: float) -> bool:
+    if primary is None:
+        return True  # the primary got no labels in that time: nothing says the canary is worse
+    if canary is None:
+        return False
+    if metric in LOWER_IS_BETTER:
+        return canary <= primary + tolerance
+    return canary >= primary - tolerance
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

@@ -1,0 +1,386 @@
+"""Monitors: configure one per endpoint, run it over the closed windows of the prediction log,
+keep every value as a time series, and let the alert rules look at them.
+
+A run computes every window that has closed since the last one it computed (the first run
+starts at the endpoint's first logged prediction), at most ``MAX_WINDOWS`` of them: the most
+recent. Running a window again replaces all of its values. The server's scheduler calls
+``run_due``; ``opsloop monitor run`` calls ``run``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from opsloop.domain.deployments import Endpoint
+from opsloop.domain.entities import Actor, ActorKind
+from opsloop.domain.errors import InvalidInput, NotFound
+from opsloop.domain.monitoring import (
+    Monitor,
+    MonitorConfig,
+    MonitorValue,
+    WindowResult,
+    key_error,
+)
+from opsloop.domain.names import check_name
+from opsloop.services.datasets import DatasetService
+from opsloop.services.deployments import DeploymentService, subject_of
+from opsloop.services.registry import RegistryService
+from opsloop.store.database import Database, retry_races
+from opsloop.store.repos import endpoints, events, monitors
+from opsloop.store.repos._time import epoch_of
+
+if TYPE_CHECKING:
+    from opsloop.services.drift import DriftThresholds
+    from opsloop.services.monitoring.compute import Computed
+    from opsloop.services.monitoring.resolve import Resolver
+    from opsloop.services.monitoring.window import Traffic, Window
+    from opsloop.store.prediction_log import PredictionLog
+
+log = logging.getLogger(__name__)
+MONITOR_ACTOR = Actor(name="monitor", kind=ActorKind.MONITOR)
+MAX_SOURCE = 100_000
+MAX_VALUES = 100_000
+MAX_METRIC = 250
+
+
+class AlertEvaluator(Protocol):
+    """What the monitor asks of the alerts service once a pass is stored."""
+
+    def evaluate(
+        self, endpoint: str, rules: list[Any], notifiers: list[Any], now: float
+    ) -> list[Any]: ...
+
+
+class RequestCounts(Protocol):
+    """The serving process's request and error counts per endpoint and time span."""
+
+    def window(self, endpoint: str, start: float, end: float) -> tuple[int, int] | None: ...
+
+
+class MonitorService:
+    def __init__(
+        self,
+        db: Database,
+        deployments: DeploymentService,
+        registry: RegistryService,
+        datasets: DatasetService,
+        log: PredictionLog,
+        *,
+        alerts: AlertEvaluator | None = None,
+        counters: RequestCounts | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.deployments = deployments
+        self.registry = registry
+        self.datasets = datasets
+        self.log = log
+        self.alerts = alerts
+        self.counters = counters
+        self.clock = clock
+        self._resolver: Resolver | None = None
+        # Monitors whose first run found nothing logged: (config time, windows closed then).
+        self._idle: dict[str, tuple[datetime, int]] = {}
+        self._idle_lock = threading.Lock()
+
+    @property
+    def resolver(self) -> Resolver:
+        """Made on the first run: it brings NumPy and Arrow, which opening opsloop should not."""
+        if self._resolver is None:
+            from opsloop.services.monitoring.resolve import Resolver
+
+            self._resolver = Resolver(self.db, self.registry, self.datasets, self.log)
+        return self._resolver
+
+    # -- the policy ------------------------------------------------------------------------
+
+    def configure(self, endpoint: str, config: str, actor: Actor) -> Monitor:
+        """Set (or replace) ``endpoint``'s monitor from YAML ``config``; its progress stays."""
+        check_name(endpoint, "endpoint")
+        if isinstance(config, str) and len(config) > MAX_SOURCE:
+            raise InvalidInput(f"monitor is longer than {MAX_SOURCE} characters", field="monitor")
+        parsed = MonitorConfig.parse(config)
+        self._check_drift_policy(parsed, config)
+        if parsed.reference is not None:
+            try:
+                self.resolver.dataset(parsed.reference)
+            except NotFound as exc:
+                raise key_error(config, ("reference",), exc.headline) from None
+        state = self.deployments.get(endpoint)
+
+        def write() -> Monitor:
+            with self.db.begin() as conn:
+                endpoint_id = endpoints.get_id(conn, endpoint)
+                changed_at = self.clock()
+                created = monitors.save(conn, endpoint_id, parsed, config, changed_at, actor.name)
+                events.append(
+                    conn,
+                    kind="monitor.configured",
+                    subject=subject_of(endpoint),
+                    project=state.project,
+                    actor=actor.name,
+                    actor_kind=actor.kind,
+                    time=changed_at,
+                    data={
+                        "created": created,
+                        "window": parsed.window,
+                        "reference": parsed.reference,
+                        "baseline": None
+                        if parsed.baseline is None
+                        else parsed.baseline.model_dump(mode="json"),
+                        "features": parsed.features,
+                        "alerts": len(parsed.alerts),
+                    },
+                )
+                found = monitors.get(conn, endpoint_id)
+                assert found is not None
+                return found
+
+        return retry_races(write, f"configuring the monitor of {endpoint}")
+
+    def get(self, endpoint: str) -> Monitor:
+        with self.db.read() as conn:
+            return self._monitor(conn, check_name(endpoint, "endpoint"))[1]
+
+    def values(
+        self,
+        endpoint: str,
+        *,
+        metric: str | None = None,
+        prefix: str | None = None,
+        since: datetime | float | None = None,
+        limit: int | None = None,
+    ) -> list[MonitorValue]:
+        """Stored values, oldest window first: of one ``metric`` or those starting with
+        ``prefix``, of windows ending after ``since``, of the last ``limit`` windows."""
+        for name, text in (("metric", metric), ("prefix", prefix)):
+            if text is not None and (not isinstance(text, str) or not 0 < len(text) <= MAX_METRIC):
+                raise InvalidInput(f"{name} must be 1 to {MAX_METRIC} characters", field=name)
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
+            raise InvalidInput("limit must be a whole number of windows from 1", field="limit")
+        with self.db.read() as conn:
+            endpoint_id, _ = self._monitor(conn, check_name(endpoint, "endpoint"))
+            return monitors.query(
+                conn,
+                endpoint_id,
+                metric=metric,
+                prefix=prefix,
+                since=_epoch(since),
+                windows=limit,
+                limit=MAX_VALUES,
+            )
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(
+        self,
+        endpoint: str,
+        *,
+        actor: Actor,
+        until: datetime | float | None = None,
+        since: datetime | float | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> list[WindowResult]:
+        """Compute every window closed by ``until`` (default and at most: now) that follows
+        the last one computed, or, with ``since``, every window from the one holding it (to
+        take late labels in). ``timings``, if given, receives seconds per part."""
+        from opsloop.services.monitoring import window as windows
+        from opsloop.services.monitoring.compute import Pass, Timer
+
+        check_name(endpoint, "endpoint")
+        with self.db.read() as conn:
+            endpoint_id, monitor = self._monitor(conn, endpoint)
+            state = endpoints.get(conn, endpoint)
+        config = monitor.config
+        length = config.window_s
+        now = self.clock()
+        until_s = _epoch(until)
+        stop = windows.closed_before(now if until_s is None else min(until_s, now), length)
+        first: int | None = None
+        since_s = _epoch(since)
+        if since_s is not None:
+            first = windows.index_of(since_s, length)
+        elif monitor.last_window_end is not None:
+            first = windows.first_after(monitor.last_window_end.timestamp(), length)
+        low = (
+            stop - windows.MAX_WINDOWS if first is None else max(first, stop - windows.MAX_WINDOWS)
+        )
+        if low >= stop:
+            return []
+        resolver = self.resolver
+        served = resolver.served(state, state.plan.primary, config.positive)
+        try:
+            canary = resolver.served(state, state.plan.canary, config.positive)
+        except InvalidInput:  # the canary's classes lack the primary's positive class
+            canary = resolver.served(state, state.plan.canary, None)
+        counters = self.counters
+        timer = Timer(timings)
+        results: list[WindowResult] = []
+        # A day of log at a time: a monitor catching up on weeks never holds them all.
+        for chunk_start, chunk_stop in windows.chunks(low, stop, length):
+            with timer.part("read"):
+                traffic = windows.read_traffic(
+                    self.log, endpoint, chunk_start * length, chunk_stop * length
+                )
+            if first is None:  # the first run starts at the first logged prediction
+                first = self._first_window(traffic, length)
+                if first is None:
+                    continue
+            due = windows.span(max(first, chunk_start), chunk_stop, length)
+            features = resolver.features(config, served, traffic["primary"])
+            with timer.part("reference"):
+                reference = resolver.reference(endpoint, config, served, features)
+            computed = Pass(
+                endpoint=endpoint,
+                config=config,
+                windows=due,
+                traffic=traffic,
+                served=served,
+                canary_served=canary,
+                features=features,
+                reference=reference,
+                thresholds=_thresholds(config),
+                counted=None
+                if counters is None
+                else lambda start, end: counters.window(endpoint, start, end),
+                timer=timer,
+            ).compute()
+            with timer.part("store"):
+                self._store(endpoint_id, state, due, computed, actor, sum(timer.seconds.values()))
+            results.extend(item.result for item in computed)
+        if first is None:
+            with self._idle_lock:
+                self._idle[endpoint] = (monitor.updated_at, stop)
+            return []
+        if self.alerts is not None:
+            from opsloop.domain.alerts import parse_notifiers, parse_rules
+
+            self.alerts.evaluate(
+                endpoint, parse_rules(config.alerts), parse_notifiers(config.notify), self.clock()
+            )
+        return results
+
+    def run_due(self, now: float) -> dict[str, list[WindowResult]]:
+        """Run every monitor with a window closed by ``now`` that it has not computed; what
+        each computed, by endpoint. A monitor that fails is logged and the others still run."""
+        from opsloop.services.monitoring import window as windows
+
+        with self.db.read() as conn:
+            configured = monitors.list_all(conn)
+        done: dict[str, list[WindowResult]] = {}
+        for monitor in configured:
+            length = monitor.config.window_s
+            stop = windows.closed_before(now, length)
+            if monitor.last_window_end is not None:
+                if windows.first_after(monitor.last_window_end.timestamp(), length) >= stop:
+                    continue
+            else:
+                with self._idle_lock:
+                    if self._idle.get(monitor.endpoint) == (monitor.updated_at, stop):
+                        continue  # nothing was logged when this window closed
+            try:
+                computed = self.run(monitor.endpoint, actor=MONITOR_ACTOR, until=now)
+            except Exception:
+                log.exception("monitor of endpoint %s failed", monitor.endpoint)
+                continue
+            if computed:
+                done[monitor.endpoint] = computed
+        return done
+
+    # -- the parts of a run ----------------------------------------------------------------
+
+    def _monitor(self, conn: Any, endpoint: str) -> tuple[int, Monitor]:
+        endpoint_id = endpoints.get_id(conn, endpoint)
+        found = monitors.get(conn, endpoint_id)
+        if found is None:
+            raise NotFound(
+                f"endpoint {endpoint!r} has no monitor (set one: opsloop monitor set)",
+                field="monitor",
+            )
+        return endpoint_id, found
+
+    @staticmethod
+    def _first_window(traffic: dict[str, Traffic], length: float) -> int | None:
+        from opsloop.services.monitoring.window import index_of
+
+        starts = [found.times[0] for found in traffic.values() if found.rows]
+        return index_of(float(min(starts)), length) if starts else None
+
+    @staticmethod
+    def _check_drift_policy(config: MonitorConfig, text: str) -> None:
+        """Thresholds and test names the drift statistics know, or an error naming the key."""
+        from opsloop.services.drift import DriftThresholds, get_statistic, statistic_names
+
+        try:
+            DriftThresholds.from_mapping(config.drift.thresholds)
+        except InvalidInput as exc:
+            name = (exc.field or "").removeprefix("thresholds.")
+            raise key_error(text, ("drift", "thresholds", name), exc.headline) from None
+        test = config.drift.test
+        if isinstance(test, str) and test not in statistic_names():
+            known = ", ".join(statistic_names())
+            raise key_error(text, ("drift", "test"), f"unknown drift test {test!r}; known: {known}")
+        for kind, name in test.items() if isinstance(test, dict) else ():
+            try:
+                get_statistic(name, kind)
+            except InvalidInput as exc:
+                raise key_error(text, ("drift", "test", kind), exc.headline) from None
+
+    def _store(
+        self,
+        endpoint_id: int,
+        state: Endpoint,
+        due: list[Window],
+        computed: list[Computed],
+        actor: Actor,
+        seconds: float,
+    ) -> None:
+        rows = [row for item in computed for row in item.rows]
+        ends = [window.end for window in due]
+
+        def write() -> None:
+            with self.db.begin() as conn:
+                stored_at = self.clock()
+                monitors.replace_values(conn, endpoint_id, ends, rows, stored_at)
+                monitors.advance(conn, endpoint_id, max(ends))
+                events.append(
+                    conn,
+                    kind="monitor.ran",
+                    subject=subject_of(state.name),
+                    project=state.project,
+                    actor=actor.name,
+                    actor_kind=actor.kind,
+                    time=stored_at,
+                    data={
+                        "windows": len(due),
+                        "first_window_start": due[0].start,
+                        "last_window_end": due[-1].end,
+                        "values": len(rows),
+                        "seconds": round(seconds, 3),
+                    },
+                )
+
+        retry_races(write, f"storing the monitor values of {state.name}")
+
+
+def _thresholds(config: MonitorConfig) -> DriftThresholds | None:
+    if not config.drift.thresholds:
+        return None
+    from opsloop.services.drift import DriftThresholds
+
+    return DriftThresholds.from_mapping(config.drift.thresholds)
+
+
+def _epoch(moment: datetime | float | None) -> float | None:
+    if moment is None:
+        return None
+    if isinstance(moment, datetime):
+        return epoch_of(moment)
+    return float(moment)

@@ -1,0 +1,472 @@
+"""Pipeline runs: started by hand, by a trigger or by an alert; executed step by step.
+
+A run is a row from the moment it is queued. While a process executes it, that process holds
+a lease on it (the ``leases`` table), renewed by a heartbeat; a run whose lease has lapsed was
+left by a process that died, and is marked failed when a platform next opens the store.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import threading
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+
+from opsloop.domain.entities import Actor, ActorKind
+from opsloop.domain.errors import InvalidInput, NotFound, OpsloopError
+from opsloop.domain.names import check_name
+from opsloop.domain.pipelines import (
+    PipelineInfo,
+    PipelineRun,
+    PipelineStatus,
+    PipelineTrigger,
+    TriggerType,
+    check_params,
+    check_trigger,
+)
+from opsloop.domain.settings import Settings
+from opsloop.services.pipelines._leases import RunLeases
+from opsloop.services.pipelines.context import Scope, pipeline_actor, scoped
+from opsloop.services.pipelines.definitions import REGISTRY, Pipeline, PipelineRegistry
+from opsloop.services.pipelines.executors import Executor, make_executor, user_traceback
+from opsloop.services.pipelines.loading import load_pipelines
+from opsloop.services.pipelines.runner import StepFailed, StepRunner, last_line
+from opsloop.services.pipelines.triggers import TriggerWatch
+from opsloop.store.artifacts import ArtifactStore
+from opsloop.store.database import Database
+from opsloop.store.prediction_log import PredictionLog
+from opsloop.store.repos import events
+from opsloop.store.repos import pipelines as repo
+from opsloop.store.repos._time import at
+from opsloop.store.repos._time import now as current_time
+
+if TYPE_CHECKING:
+    from opsloop.services.platform import Platform
+
+log = logging.getLogger(__name__)
+
+MAX_LIST = 1_000
+MAX_ERROR_EVENT = 500
+SCHEDULER = Actor(name="scheduler", kind=ActorKind.SYSTEM)
+
+
+def subject_of(pipeline: str) -> str:
+    return f"pipeline:{pipeline}"
+
+
+class PipelineService:
+    def __init__(
+        self,
+        db: Database,
+        artifacts: ArtifactStore,
+        predictions: PredictionLog,
+        settings: Settings,
+        registry: PipelineRegistry = REGISTRY,
+    ) -> None:
+        self.db = db
+        self.artifacts = artifacts
+        self.settings = settings
+        self.registry = registry
+        self.watch = TriggerWatch(db, predictions)
+        self.leases = RunLeases(db)
+        self._platform: Platform | None = None
+
+    def attach(self, platform: Platform) -> None:
+        """The platform this service is part of: step code run in this process reaches the
+        store through it (the SDK talks to it in process) instead of opening it again."""
+        self._platform = platform
+
+    # -- pipelines -------------------------------------------------------------------------
+
+    def load(self) -> builtins.list[str]:
+        """Import the modules the ``pipelines`` setting names (once per process)."""
+        return load_pipelines(self.settings.pipelines)
+
+    def pipeline(self, name: str) -> Pipeline:
+        self.load()
+        return self.registry.get(check_name(name, "pipeline"))
+
+    def pipelines(self) -> builtins.list[PipelineInfo]:
+        self.load()
+        return [found.info() for found in self.registry.all()]
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def start(
+        self,
+        name: str,
+        *,
+        trigger: str = TriggerType.MANUAL.value,
+        detail: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        actor: Actor,
+        executor: str | None = None,
+    ) -> PipelineRun:
+        """Queue a run and execute it on a background thread; returns the queued run."""
+        pipeline, chosen = self.pipeline(name), self._executor(executor)
+        with self.db.begin() as conn:
+            queued = self._queue(conn, pipeline, trigger, detail, params, actor, chosen)
+        self._launch(pipeline, queued, chosen, actor)
+        return queued
+
+    def run(
+        self,
+        name: str,
+        *,
+        trigger: str = TriggerType.MANUAL.value,
+        detail: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        actor: Actor,
+        executor: str | None = None,
+    ) -> PipelineRun:
+        """Queue a run and execute it in this thread; returns the finished run."""
+        pipeline, chosen = self.pipeline(name), self._executor(executor)
+        with self.db.begin() as conn:
+            queued = self._queue(conn, pipeline, trigger, detail, params, actor, chosen)
+        self.leases.track(queued.id)
+        self._execute(pipeline, queued, chosen, actor)
+        return self.get(queued.id)
+
+    def get(self, run_id: str) -> PipelineRun:
+        with self.db.read() as conn:
+            return repo.get_run(conn, repo.resolve_run_id(conn, run_id))
+
+    def list(
+        self, pipeline: str | None = None, limit: int = 100, status: str | None = None
+    ) -> builtins.list[PipelineRun]:
+        """Runs newest first, with their steps (without logs)."""
+        if not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
+            raise InvalidInput(f"limit must be between 1 and {MAX_LIST}", field="limit")
+        if pipeline is not None:
+            check_name(pipeline, "pipeline")
+        if status is not None and status not in PipelineStatus.__members__.values():
+            statuses = ", ".join(s.value for s in PipelineStatus)
+            raise InvalidInput(f"status must be one of {statuses}", field="status")
+        with self.db.read() as conn:
+            return repo.list_runs(conn, pipeline, limit, status)
+
+    def _executor(self, executor: str | None) -> Executor:
+        if executor is not None and not isinstance(executor, str):
+            raise InvalidInput("executor must be a name", field="executor")
+        return make_executor(executor or self.settings.executor)
+
+    def _queue(
+        self,
+        conn: Connection,
+        pipeline: Pipeline,
+        trigger: str,
+        detail: dict[str, Any] | None,
+        params: dict[str, Any] | None,
+        actor: Actor,
+        executor: Executor,
+    ) -> PipelineRun:
+        try:
+            trigger_type = TriggerType(trigger)
+        except ValueError:
+            kinds = ", ".join(t.value for t in TriggerType)
+            raise InvalidInput(f"trigger must be one of {kinds}", field="trigger") from None
+        values: dict[str, Any] = {
+            "id": uuid.uuid4().hex,
+            "pipeline": pipeline.name,
+            "project": pipeline.project,
+            "status": PipelineStatus.QUEUED.value,
+            "trigger": trigger_type.value,
+            "trigger_detail": check_params(detail, "detail"),
+            "params": pipeline.bind(check_params(params)),
+            "executor": executor.name,
+            "actor": actor.name,
+            "created_at": current_time(),
+        }
+        repo.insert_run(conn, **values)
+        self.leases.take(conn, values["id"])
+        return PipelineRun.model_validate({**values, "created_at": at(values["created_at"])})
+
+    def _launch(
+        self, pipeline: Pipeline, run: PipelineRun, executor: Executor, actor: Actor
+    ) -> None:
+        self.leases.track(run.id)
+        threading.Thread(
+            target=self._execute,
+            args=(pipeline, run, executor, actor),
+            name=f"opsloop-pipeline-{run.id[:8]}",
+            daemon=True,
+        ).start()
+
+    def _execute(
+        self, pipeline: Pipeline, run: PipelineRun, executor: Executor, actor: Actor
+    ) -> None:
+        scope = Scope(
+            run.id, pipeline.name, pipeline_actor(pipeline.name), self._platform, self.settings
+        )
+        status, failed_step = PipelineStatus.FAILED, None
+        error: str | None = "interrupted"
+        try:
+            with self.db.begin() as conn:
+                if not repo.mark_running(conn, run.id, current_time()):
+                    return  # marked failed before it could start
+                events.append(
+                    conn,
+                    kind="pipeline_run.started",
+                    subject=subject_of(pipeline.name),
+                    project=pipeline.project,
+                    actor=actor.name,
+                    actor_kind=actor.kind,
+                    data={
+                        "run_id": run.id,
+                        "trigger": run.trigger.value,
+                        "detail": run.trigger_detail,
+                        "params": run.params,
+                        "executor": run.executor,
+                    },
+                )
+            runner = StepRunner(self.db, self.artifacts, executor, scope)
+            try:
+                with scoped(scope, runner):
+                    pipeline.fn(**run.params)
+            except StepFailed as exc:
+                error, failed_step = str(exc), exc.step
+            except Exception as exc:
+                error = user_traceback(exc)
+            else:
+                status, error = PipelineStatus.SUCCEEDED, None
+        except Exception as exc:  # the store itself failed: say so on the run if we can
+            log.exception("pipeline run %s could not be recorded", run.id)
+            error = f"opsloop could not record the run: {type(exc).__name__}: {exc}"
+        finally:
+            self._finish(pipeline, run.id, scope.actor, status, error, failed_step)
+
+    def _finish(
+        self,
+        pipeline: Pipeline,
+        run_id: str,
+        actor: Actor,
+        status: PipelineStatus,
+        error: str | None,
+        failed_step: str | None = None,
+    ) -> None:
+        try:
+            with self.db.begin() as conn:
+                self._end(
+                    conn, run_id, pipeline.name, pipeline.project, actor, status, error, failed_step
+                )
+        finally:
+            self.leases.untrack(run_id)
+
+    def _end(
+        self,
+        conn: Connection,
+        run_id: str,
+        pipeline: str,
+        project: str | None,
+        actor: Actor,
+        status: PipelineStatus,
+        error: str | None,
+        failed_step: str | None = None,
+    ) -> bool:
+        """End an active run (once): status, its running steps, its lease, its event."""
+        moment = current_time()
+        if not repo.finish_run(conn, run_id, status, moment, error):
+            return False
+        if error is not None:
+            repo.fail_running_steps(conn, run_id, moment, error)
+        repo.release_lease(conn, repo.lease_name(run_id))
+        data: dict[str, Any] = {"run_id": run_id}
+        if error is not None:
+            data["error"] = last_line(error)[:MAX_ERROR_EVENT]
+        if failed_step is not None:
+            data["step"] = failed_step
+        events.append(
+            conn,
+            kind=f"pipeline_run.{status.value}",
+            subject=subject_of(pipeline),
+            project=project,
+            actor=actor.name,
+            actor_kind=actor.kind,
+            data=data,
+            time=moment,
+        )
+        return True
+
+    # -- triggers --------------------------------------------------------------------------
+
+    def create_trigger(
+        self,
+        pipeline: str,
+        kind: str,
+        spec: dict[str, Any],
+        params: dict[str, Any] | None,
+        actor: Actor,
+    ) -> PipelineTrigger:
+        """Start a run of ``pipeline`` on a schedule, after N new labels, or on each new
+        version of a dataset. It fires on what comes after it is created."""
+        trigger_kind, checked = check_trigger(kind, spec)
+        found = self.pipeline(pipeline)
+        given = check_params(params)
+        found.bind(given)  # checked now; defaults are applied when each run starts
+        moment = current_time()
+        state = self.watch.initial_state(trigger_kind, checked, moment)
+        with self.db.begin() as conn:
+            trigger_id = repo.insert_trigger(
+                conn,
+                pipeline=found.name,
+                kind=trigger_kind.value,
+                spec=checked,
+                params=given,
+                state=state,
+                enabled=True,
+                created_at=moment,
+                created_by=actor.name,
+            )
+            events.append(
+                conn,
+                kind="pipeline_trigger.created",
+                subject=subject_of(found.name),
+                project=found.project,
+                actor=actor.name,
+                actor_kind=actor.kind,
+                data={"trigger_id": trigger_id, "kind": trigger_kind.value, "spec": checked},
+                time=moment,
+            )
+            return repo.get_trigger(conn, trigger_id)
+
+    def list_triggers(self, pipeline: str | None = None) -> builtins.list[PipelineTrigger]:
+        if pipeline is not None:
+            check_name(pipeline, "pipeline")
+        with self.db.read() as conn:
+            return repo.list_triggers(conn, pipeline)
+
+    def delete_trigger(self, pipeline: str, trigger_id: int, actor: Actor) -> PipelineTrigger:
+        check_name(pipeline, "pipeline")
+        with self.db.begin() as conn:
+            found = repo.get_trigger(conn, trigger_id, for_update=True)
+            if found.pipeline != pipeline:
+                raise NotFound(
+                    f"pipeline {pipeline!r} has no trigger {trigger_id}", field="trigger_id"
+                )
+            repo.delete_trigger(conn, trigger_id)
+            events.append(
+                conn,
+                kind="pipeline_trigger.deleted",
+                subject=subject_of(pipeline),
+                project=None,
+                actor=actor.name,
+                actor_kind=actor.kind,
+                data={"trigger_id": trigger_id, "kind": found.kind.value, "spec": found.spec},
+            )
+        return found
+
+    def run_due_triggers(self, now: float | None = None) -> builtins.list[PipelineRun]:
+        """Start a run for every trigger that is due at ``now`` (epoch seconds; default: the
+        current time).
+
+        Safe to call from several processes at once: a trigger's new state and the run it
+        starts are written together, only if the state is still the one the decision was made
+        from, so each due time or batch of labels starts one run. Triggers of pipelines this
+        process does not know are left to one that does.
+        """
+        moment = current_time() if now is None else now
+        started: builtins.list[PipelineRun] = []
+        for trigger in self.list_triggers():
+            if not trigger.enabled:
+                continue
+            try:
+                fired = self._check(trigger, moment)
+            except OpsloopError as exc:
+                log.warning("pipeline trigger %s: %s", trigger.id, exc.headline)
+                continue
+            except Exception:
+                log.exception("pipeline trigger %s could not be checked", trigger.id)
+                continue
+            if fired is not None:
+                started.append(fired)
+        return started
+
+    def _check(self, trigger: PipelineTrigger, moment: float) -> PipelineRun | None:
+        try:
+            pipeline = self.pipeline(trigger.pipeline)
+        except NotFound:
+            return None
+        decision = self.watch.decide(trigger, moment)
+        if decision is None:
+            return None
+        executor = self._executor(None)
+        with self.db.begin() as conn:
+            try:
+                current = repo.get_trigger(conn, trigger.id, for_update=True)
+            except NotFound:
+                return None  # deleted meanwhile
+            if current.state != trigger.state or not current.enabled:
+                return None  # another scheduler acted on it first
+            repo.set_trigger_state(conn, trigger.id, decision.state)
+            if not decision.fire:
+                return None
+            queued = self._queue(
+                conn,
+                pipeline,
+                trigger.kind.trigger_type.value,
+                decision.detail,
+                trigger.params,
+                SCHEDULER,
+                executor,
+            )
+        self._launch(pipeline, queued, executor, SCHEDULER)
+        return queued
+
+    # -- liveness --------------------------------------------------------------------------
+
+    def recover(self) -> builtins.list[str]:
+        """Mark failed the runs left queued or running by a process that is gone (its lease
+        lapsed); return their ids."""
+        with self.db.read() as conn:
+            active = repo.active_runs(conn)
+            held = repo.leases_of(conn, (repo.lease_name(row["id"]) for row in active))
+        moment = current_time()
+        recovered = []
+        for row in active:
+            if row["id"] in self.leases.active():
+                continue
+            lease = held.get(repo.lease_name(row["id"]))
+            if lease is not None and lease[1] >= moment:
+                continue
+            error = (
+                "the run was abandoned: no process holds it (the one that started it is gone)"
+                if lease is None
+                else f"the run was abandoned: process {lease[0]}, which was running it, "
+                "stopped before it ended (its lease lapsed)"
+            )
+            with self.db.begin() as conn:
+                ended = self._end(
+                    conn,
+                    row["id"],
+                    row["pipeline"],
+                    row["project"],
+                    pipeline_actor(row["pipeline"]),
+                    PipelineStatus.FAILED,
+                    error,
+                )
+            if ended:
+                recovered.append(row["id"])
+        return recovered
+
+    def close(self) -> None:
+        """Stop the heartbeat. Runs still going in this process end with it: marked failed."""
+        self.leases.stop()
+        running = sorted(self.leases.active())
+        for run_id in running:
+            try:
+                with self.db.begin() as conn:
+                    found = repo.get_run(conn, run_id, with_logs=False)
+                    self._end(
+                        conn,
+                        run_id,
+                        found.pipeline,
+                        found.project,
+                        pipeline_actor(found.pipeline),
+                        PipelineStatus.FAILED,
+                        "the process running it shut down before the run ended",
+                    )
+            except Exception:
+                log.exception("pipeline run %s could not be marked failed", run_id)
