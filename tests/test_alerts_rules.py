@@ -141,6 +141,8 @@ def test_notifiers_parse() -> None:
         ({"webhook": "ftp://host/x"}, "key 'webhook': must be an http:// or https:// URL"),
         ({"webhook": "https:///path"}, "key 'webhook': must be an http:// or https:// URL"),
         ({"webhook": "https://a b"}, "key 'webhook': must be an http:// or https:// URL"),
+        ({"webhook": "http://[x"}, "key 'webhook': must be an http:// or https:// URL"),
+        ({"webhook": "https://a\x01b/"}, "key 'webhook': must be an http:// or https:// URL"),
         ({"webhook": "https://h", "format": "xml"}, "key 'format': must be json or slack"),
         ({"webhook": "https://h", "timeout_s": 0}, "key 'timeout_s': must be a number"),
         ({"webhook": "https://h", "timeout_s": 61}, "key 'timeout_s': must be a number"),

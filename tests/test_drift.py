@@ -128,6 +128,8 @@ def test_thresholds_move_the_verdict() -> None:
         ({"psi": float("nan")}, "thresholds.psi"),
         ({"large_sample": -3}, "thresholds.large_sample"),
         ({"others": {"energy": -1}}, "thresholds.energy"),
+        ({"others": 5}, "thresholds.others"),
+        ({"others": {"energy": "high"}}, "thresholds.others"),
         ({"alpha": 0.1}, "thresholds.alpha"),
     ],
 )

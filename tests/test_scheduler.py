@@ -92,3 +92,17 @@ def test_the_thread_ticks_until_stopped(db: Database) -> None:
         scheduler.stop()
     with db.read() as conn:  # stopped: the lease is free for another replica now
         assert leases.holder_of(conn, LEASE, time.time()) is None
+
+
+def test_a_long_pass_renews_the_lease_before_a_late_task(db: Database) -> None:
+    clock, calls = Clock(), []
+
+    def slow(now: float) -> None:
+        clock.now += 25  # most of the 30 s lease gone
+
+    first = Scheduler(db, [Task("slow", slow), recorder(calls, "late")], lease_s=30, clock=clock)
+    second = Scheduler(db, [recorder(calls, "other")], lease_s=30, clock=clock)
+    assert first.tick() is True
+    clock.now += 20  # 45 s after the pass began; the renewal before "late" still holds
+    assert second.tick() is False
+    assert calls == [("late", 1_025.0)]

@@ -337,13 +337,17 @@ def _notifier(number: int, entry: Any) -> NotifierSpec:
             number, unknown[0], f"is not a webhook key (allowed: {', '.join(WEBHOOK_KEYS)})"
         )
     url = entry["webhook"]
-    parts = urlsplit(url) if isinstance(url, str) else None
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        hostname = parts.hostname if parts is not None else None
+    except ValueError:  # "http://[x": not a URL at all
+        parts = hostname = None
     if (
         parts is None
         or parts.scheme not in ("http", "https")
-        or not parts.hostname
+        or not hostname
         or len(url) > MAX_URL
-        or any(c.isspace() for c in url)
+        or any(c.isspace() or not c.isprintable() for c in url)
     ):
         raise _bad_notifier(
             number, "webhook", f"must be an http:// or https:// URL, got {_shown(url)}"

@@ -105,7 +105,7 @@ class Settings:
             pipelines=_listing(pick("pipelines", ""), "pipelines"),
             scheduler=_boolean(pick("scheduler", True), "scheduler"),
             scheduler_tick_s=_seconds(
-                pick("scheduler_tick_s", 1.0), "scheduler_tick_s", 0.05, 3600
+                pick("scheduler_tick_s", 5.0), "scheduler_tick_s", 0.05, 3600
             ),
         )
 

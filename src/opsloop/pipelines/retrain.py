@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -34,21 +34,21 @@ import opsloop
 from opsloop.domain.errors import InvalidInput
 from opsloop.services.evaluation import metrics
 from opsloop.services.pipelines.definitions import pipeline, step
+from opsloop.store.prediction_log import INPUT_PREFIX
 
-INPUT_PREFIX = "input."
-# Metrics where lower is better; every other one is compared as "higher is better".
-LOWER_IS_BETTER = frozenset({"mae", "rmse", "mape", "log_loss", "brier", "ece"})
+# The live metrics a canary can be judged by, from its labelled predictions alone.
+HIGHER_IS_BETTER = frozenset({"accuracy", "precision", "recall", "f1"})
+LOWER_IS_BETTER = frozenset({"mae", "rmse", "mape"})
 POLL_S = 1.0
 
 
 @step(cache=False)
 def find_champion(endpoint: str) -> dict[str, Any]:
     """What the endpoint serves now, and the dataset version it was trained on."""
-    client = opsloop.get_client()
-    primary = client.get_endpoint(endpoint).plan.primary
+    served = opsloop.get_client().get_endpoint(endpoint)
+    primary, project = served.plan.primary, served.project
     if primary is None:
         raise InvalidInput(f"endpoint {endpoint!r} serves nothing to retrain", field="endpoint")
-    project = client.get_endpoint(endpoint).project
     version = opsloop.get_model_version(f"{project}/{primary.model}@{primary.version}")
     if version.run_id is None:
         raise InvalidInput(
@@ -59,19 +59,24 @@ def find_champion(endpoint: str) -> dict[str, Any]:
         raise InvalidInput(
             f"{version.ref}'s run recorded no input dataset to retrain from", field="endpoint"
         )
+    dataset = opsloop.get_dataset(str(inputs[0]))
     return {
         "project": project,
         "model": primary.model,
         "version": primary.version,
         "features": [column.name for column in version.signature.inputs],
-        "dataset": str(inputs[0]),
+        "dataset": dataset.ref,
+        "dataset_created": dataset.created_at.timestamp(),
     }
 
 
 @step(cache=False)
-def labelled_traffic(endpoint: str, features: list[str], target: str) -> pd.DataFrame:
-    """The endpoint's primary predictions that have a label, as training rows."""
-    table = opsloop.export_predictions(endpoint, role="primary")
+def labelled_traffic(endpoint: str, features: list[str], target: str, since: float) -> pd.DataFrame:
+    """The endpoint's primary predictions made since ``since`` (the training data's making,
+    so rows an earlier retrain already took are not taken twice) that have a label."""
+    table = opsloop.export_predictions(
+        endpoint, role="primary", since=datetime.fromtimestamp(since, UTC)
+    )
     frame = table.to_pandas()
     frame = frame[frame["label"].notna()]
     rows = pd.DataFrame(
@@ -101,13 +106,12 @@ def extend_dataset(
     fresh = fresh.astype({c: old[c].dtype for c in fresh.columns if c in old}, errors="ignore")
     combined = pd.concat([old, fresh.reindex(columns=old.columns)], ignore_index=True)
     project, name = previous.split("@")[0].split("/")
-    base = name.split("-retrain")[0]
     trained = opsloop.log_dataset(
-        combined, base, project=project, parents=[previous], source="retrain: + labelled traffic"
+        combined, name, project=project, parents=[previous], source="retrain: + labelled traffic"
     )
     holdout_version = opsloop.log_dataset(
         held.reindex(columns=[c for c in old.columns if c in held.columns]),
-        f"{base}-holdout",
+        f"{name}-holdout",
         project=project,
         source="retrain: labelled traffic held out of training",
     )
@@ -159,6 +163,7 @@ def judge(candidate: str, data: dict[str, str], gate: str, endpoint: str, target
 
 @step(cache=False)
 def deploy_canary(candidate: str, endpoint: str, canary: float) -> int:
+    """The candidate as a canary; the deployment's number, which the watch holds on to."""
     done = opsloop.deploy(
         candidate, endpoint=endpoint, canary=canary, reason="retrain: passed the gate"
     )
@@ -168,6 +173,7 @@ def deploy_canary(candidate: str, endpoint: str, canary: float) -> int:
 @step(cache=False)
 def watch_canary(
     endpoint: str,
+    deployment: int,
     since: float,
     predictions: int,
     metric: str,
@@ -175,10 +181,13 @@ def watch_canary(
     timeout_s: float,
 ) -> dict[str, Any]:
     """Promote once the canary has ``predictions`` labelled predictions and its ``metric`` is
-    no worse than the primary's over the same time; roll back if worse or out of time."""
+    no worse than the primary's over the same time; roll back if worse or out of time. If the
+    endpoint changed meanwhile (a person, or an alert's rollback), leave it as it is."""
     deadline = time.monotonic() + timeout_s
-    started = datetime.fromtimestamp(since).astimezone()
+    started = datetime.fromtimestamp(since, UTC)
     while True:
+        if opsloop.get_client().get_endpoint(endpoint).deployment != deployment:
+            return {"outcome": "superseded: the endpoint changed during the watch"}
         scores = _live_scores(endpoint, started, metric)
         canary_rows = scores.get("canary", (0, None))[0]
         if canary_rows >= predictions:
@@ -223,10 +232,17 @@ def retrain_pipeline(
     """
     if not 0 < holdout < 1:
         raise InvalidInput("holdout must be a fraction between 0 and 1", field="holdout")
+    if metric not in HIGHER_IS_BETTER | LOWER_IS_BETTER:
+        known = ", ".join(sorted(HIGHER_IS_BETTER | LOWER_IS_BETTER))
+        raise InvalidInput(
+            f"metric {metric!r} cannot judge a canary (one of: {known})", field="metric"
+        )
 
     def retrain(endpoint: str = endpoint) -> dict[str, Any]:
         champion = find_champion(endpoint)
-        labelled = labelled_traffic(endpoint, champion["features"], target)
+        labelled = labelled_traffic(
+            endpoint, champion["features"], target, champion["dataset_created"]
+        )
         data = extend_dataset(champion["dataset"], labelled, target, holdout)
         checked = validate(champion["dataset"], data, champion["features"])
         candidate = train_model(train, data, target, champion)
@@ -235,9 +251,9 @@ def retrain_pipeline(
         if verdict != "go":
             return {**result, "outcome": "stopped by the gate"}
         since = time.time()
-        deploy_canary(candidate, endpoint, canary)
+        number = deploy_canary(candidate, endpoint, canary)
         watched = watch_canary(
-            endpoint, since, canary_predictions, metric, tolerance, canary_timeout_s
+            endpoint, number, since, canary_predictions, metric, tolerance, canary_timeout_s
         )
         return {**result, **watched}
 
@@ -254,7 +270,7 @@ def _live_scores(
     frame = frame[frame["label"].notna()]
     found: dict[str, tuple[int, float | None]] = {}
     for role, rows in frame.groupby("role"):
-        if metric in LOWER_IS_BETTER or metric in {"r2", "bias"}:
+        if metric in LOWER_IS_BETTER:
             value = metrics.regression(rows["label"], rows["prediction"]).get(metric)
         else:
             value = metrics.classification(rows["label"], rows["prediction"]).metrics.get(metric)
@@ -263,10 +279,10 @@ def _live_scores(
 
 
 def _no_worse(canary: float | None, primary: float | None, metric: str, tolerance: float) -> bool:
+    if canary is None:
+        return False  # not measurable on its labels: not shown to be no worse
     if primary is None:
         return True  # the primary got no labels in that time: nothing says the canary is worse
-    if canary is None:
-        return False
     if metric in LOWER_IS_BETTER:
         return canary <= primary + tolerance
     return canary >= primary - tolerance

@@ -2,8 +2,9 @@
 triggers) run every tick, by one replica at a time.
 
 Replicas sharing a store each run a Scheduler; the ``scheduler`` lease (store/repos/leases.py)
-decides which one works. The holder renews it before each task, so a task longer than the
-lease's time-to-live may let another replica start the next pass: the work is idempotent
+decides which one works. The holder renews it at the start of a pass and before any task that
+starts after a third of the lease has gone, so a task longer than the lease's time-to-live may
+let another replica start the next pass: the work is idempotent
 (a monitor window's values are replaced, an alert is one open row per rule, a trigger fires
 once per due time), so the cost of that is repeated work, never repeated effects.
 """
@@ -59,9 +60,16 @@ class Scheduler:
         A task that raises is logged and the others still run: one broken monitor must not
         stop every other endpoint's monitoring, nor the pipeline triggers.
         """
+        renewed = None
         for task in self.tasks:
-            if self._stop.is_set() or not self._renew():
+            if self._stop.is_set():
                 return False
+            # Renew once a pass, and again only before a task that starts late in the lease:
+            # each renewal is a write, and the server serves predictions meanwhile.
+            if renewed is None or self.clock() - renewed > self.lease_s / 3:
+                renewed = self.clock()
+                if not self._renew():
+                    return False
             try:
                 task.run(self.clock())
             except Exception:

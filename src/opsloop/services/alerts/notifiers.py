@@ -77,7 +77,7 @@ def _post(
             response = http.post(spec.url, json=body, timeout=spec.timeout_s)
     except httpx.TimeoutException:
         return False, f"no answer within {spec.timeout_s:g} s", {}
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
         # The URL may hold the hook's secret: keep it out of what is stored.
         reason = str(exc).replace(spec.url, spec.describe()) or type(exc).__name__
         return False, f"could not post: {reason}", {}

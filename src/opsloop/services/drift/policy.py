@@ -60,6 +60,15 @@ class DriftThresholds:
                     f"unknown drift threshold {key!r}; known: {', '.join(sorted(known))}",
                     field=f"thresholds.{key}",
                 )
+        others = values.get("others", {})
+        if not isinstance(others, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+            for k, v in others.items()
+        ):
+            raise InvalidInput(
+                "drift threshold 'others' must map statistic names to numbers",
+                field="thresholds.others",
+            )
         return cls(**values)
 
     def cut_off(self, statistic: Statistic) -> float:

@@ -14,12 +14,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from opsloop.services.serving.inputs import NUMERIC_TYPES
+from opsloop.store.prediction_log import INPUT_PREFIX
 
 CATEGORICAL_TYPES = ("string", "category", "boolean")
 WHOLE_TYPES = ("long", "integer", "int")
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
-INPUT_PREFIX = "input."
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,9 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+# A logged input ``x`` is the column ``input.x`` in exports and Parquet files.
+INPUT_PREFIX = "input."
+
 KINDS = ("predictions", "feedback")
 SEGMENTS = "segments"
 SEGMENT_SUFFIX = ".jsonl"

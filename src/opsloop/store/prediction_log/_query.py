@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from opsloop.store.prediction_log._layout import (
+    INPUT_PREFIX,
     SegmentName,
     list_endpoints,
     list_parquet,
@@ -29,7 +30,6 @@ from opsloop.store.prediction_log._layout import (
 )
 from opsloop.store.prediction_log._records import (
     FEEDBACK_FIELDS,
-    INPUT_PREFIX,
     PREDICTION_FIELDS,
     TIME,
     normal,

@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-INPUT_PREFIX = "input."
+from opsloop.store.prediction_log._layout import INPUT_PREFIX
+
 TIME = pa.timestamp("us", tz="UTC")
 _JSON = "json"  # a dict stored as its JSON text
 _DYNAMIC = None  # typed from the values
