@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from opsloop.domain.alerts import parse_rules
-from opsloop.domain.errors import InvalidInput, NotFound
+from opsloop.domain.errors import InvalidInput, NotFound, Unavailable
 from opsloop.domain.settings import Settings
 from opsloop.sdk.client import Client
 from opsloop.sdk.models import register_model
@@ -197,3 +197,30 @@ def test_apps_in_one_process_keep_their_own_metrics(served: Client, tmp_path: An
         assert answer.headers["content-type"].startswith("text/plain; version=")
     finally:
         other.close()
+
+
+class _NoModels:
+    """A serving host that serves nothing (only ``loaded`` is asked)."""
+
+    def loaded(self, name: str) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("error", "known", "counted"),
+    [
+        (NotFound("no such endpoint"), False, None),  # a made-up name costs nothing
+        (Unavailable("store down"), False, ("(unknown)", 503)),  # counted, under one name
+        (RuntimeError("bug"), False, ("(unknown)", 500)),
+        (NotFound("gone"), True, ("moderation", 404)),  # a name already counted stays itself
+    ],
+)
+def test_failed_calls_for_names_not_served_cost_no_memory(
+    error: Exception, known: bool, counted: tuple[str, int] | None
+) -> None:
+    from opsloop.server.routes.serving import _counted_as
+
+    counters = RequestCounters()
+    if known:
+        counters.record("moderation", 200, 0.001, 1)
+    assert _counted_as(_NoModels(), counters, "moderation", error) == counted  # type: ignore[arg-type]

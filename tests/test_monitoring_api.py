@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import Depends, FastAPI
 from typer.testing import CliRunner
 
 from opsloop.cli._context import CliState
@@ -16,35 +15,15 @@ from opsloop.cli.monitoring import app as monitor_app
 from opsloop.domain.errors import InvalidInput, NotFound
 from opsloop.domain.settings import Settings
 from opsloop.sdk.monitoring import get_monitor, monitor_values, run_monitor, set_monitor
-from opsloop.server.access import API_PREFIX, authorize
-from opsloop.server.routes import monitoring as routes
-from opsloop.services.monitoring import MonitorService
 
 from .test_monitoring_service import HOUR, T0, World, make_world, posts
 
 CONFIG = "window: 1h\ntarget: spam\nmin_labels: 10\n"
 
 
-def wired(app: FastAPI) -> None:
-    """The monitor service and routes on ``app``, when the app does not have them yet."""
-    platform = app.state.platform
-    if not hasattr(platform, "monitoring"):
-        platform.monitoring = MonitorService(
-            platform.db,
-            platform.deployments,
-            platform.registry,
-            platform.datasets,
-            platform.predictions,
-        )
-    paths = {getattr(route, "path", None) for route in app.routes}
-    if API_PREFIX + "/endpoints/{name}/monitor" not in paths:
-        app.include_router(routes.router, prefix=API_PREFIX, dependencies=[Depends(authorize)])
-
-
 @pytest.fixture
 def world(sqlite_settings: Settings) -> Iterator[World]:
     for made in make_world(sqlite_settings):
-        wired(made.client._transport.app)  # type: ignore[attr-defined]
         frame, truth = posts(40, 5)
         for hour in range(3):
             labelled = range(0, 40, 2) if hour != 1 else range(0, 40, 8)  # 20, 5, 20 labels
@@ -73,6 +52,19 @@ def test_put_get_run_and_read_values_over_http(world: World) -> None:
     )
     assert {v["window_end"] for v in values} == {"2026-05-28T22:00:00Z", "2026-05-28T23:00:00Z"}
     assert {v["metric"] for v in values} >= {"performance.accuracy", "performance.uncertain"}
+
+
+def test_readers_see_a_webhook_by_scheme_and_host_only(world: World) -> None:
+    secret = "https://hooks.example.com:8443/services/T000/B000/XXXXSECRET"
+    config = CONFIG + f"notify:\n  - webhook: {secret}\n    format: slack\n  - log\n"
+    put = world.client._json("PUT", "/endpoints/moderation/monitor", json={"config": config})
+    got = world.client._json("GET", "/endpoints/moderation/monitor")
+    for shown in (put, got):
+        assert "XXXXSECRET" not in json.dumps(shown)
+        assert shown["config"]["notify"][0]["webhook"] == "https://hooks.example.com:8443/…"
+        assert "webhook: https://hooks.example.com:8443/…" in shown["source"]
+    stored = world.platform.monitoring.get("moderation")  # the service keeps what it needs
+    assert stored.config.notify[0]["webhook"] == secret
 
 
 def test_api_errors_name_the_field(world: World) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -91,6 +93,32 @@ def test_the_step_name_the_code_and_its_closure_are_part_of_the_key() -> None:
         return frame * factor + 0
 
     assert key(1) != key(1, fn=scale_again)
+
+
+def test_a_function_passed_in_is_hashed_by_its_code_and_closure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edited training function must not be served from the cache: it is hashed by its
+    code, not by the importable name cloudpickle would keep of it."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = tmp_path / "user_training.py"
+    module.write_text("def train(x):\n    return x + 1\n")
+    import user_training
+
+    before = value_digest(user_training.train)
+    assert value_digest(user_training.train) == before
+    module.write_text("def train(x):\n    return x + 2\n")
+    importlib.reload(user_training)
+    assert value_digest(user_training.train) != before
+
+    def closing(threshold: float) -> Any:
+        def train(x: Any) -> Any:
+            return x > threshold
+
+        return train
+
+    assert value_digest(closing(0.5)) == value_digest(closing(0.5))
+    assert value_digest(closing(0.5)) != value_digest(closing(0.7))
 
 
 def test_code_without_source_hashes_its_compiled_code() -> None:

@@ -131,8 +131,13 @@ class NotifierSpec(Entity):
         scheme and host are shown."""
         if self.kind == "log" or self.url is None:
             return "log"
-        parts = urlsplit(self.url)
-        return f"webhook {parts.scheme}://{parts.netloc}/… ({self.format})"
+        return f"webhook {shown_url(self.url)} ({self.format})"
+
+
+def shown_url(url: str) -> str:
+    """A webhook URL as it may be shown to anyone: scheme and host; the rest is secret."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}/…"
 
 
 class ActionRecord(Entity):

@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import Field
 
 from opsloop.domain import _yaml
+from opsloop.domain.alerts import shown_url
 from opsloop.domain.entities import Entity
 from opsloop.domain.errors import InvalidInput
 from opsloop.domain.names import parse_dataset_ref
@@ -139,6 +140,19 @@ class Monitor(Entity):
     created_at: datetime
     updated_at: datetime
     updated_by: str
+
+    def redacted(self) -> Monitor:
+        """The monitor as readers see it: webhook URLs (whose paths are often their secret)
+        cut to scheme and host, in the policy and in its YAML alike."""
+        source, notify = self.source, []
+        for entry in self.config.notify:
+            if isinstance(entry, dict) and isinstance(entry.get("webhook"), str):
+                shown = shown_url(entry["webhook"])
+                source = source.replace(entry["webhook"], shown)
+                entry = {**entry, "webhook": shown}
+            notify.append(entry)
+        config = self.config.model_copy(update={"notify": notify})
+        return self.model_copy(update={"config": config, "source": source})
 
 
 class MonitorValue(Entity):

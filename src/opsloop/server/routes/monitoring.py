@@ -34,12 +34,13 @@ class MonitorRunBody(Body):
 async def set_monitor(name: str, body: MonitorConfigBody, ctx: Ctx) -> Response:
     """Set or replace the endpoint's monitor; windows already computed stay."""
     found = await ctx.call(ctx.platform.monitoring.configure, name, body.config, ctx.actor)
-    return json_reply(found)
+    return json_reply(found.redacted())
 
 
 @router.get("/endpoints/{name}/monitor", response_model=Monitor)
 async def get_monitor(name: str, ctx: Ctx) -> Response:
-    return json_reply(await ctx.call(ctx.platform.monitoring.get, name))
+    """The policy and its YAML; webhook URLs show only scheme and host (write-only)."""
+    return json_reply((await ctx.call(ctx.platform.monitoring.get, name)).redacted())
 
 
 @router.post("/endpoints/{name}/monitor/run", response_model=list[WindowResult])

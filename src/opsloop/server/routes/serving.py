@@ -42,9 +42,9 @@ def router_for(host: ServingHost, counters: RequestCounters) -> APIRouter:
                 raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from None
             body = await answer(host, name, payload)
         except Exception as exc:
-            status = _counted_status(host, counters, name, exc)
-            if status is not None:
-                counters.record(name, status, perf_counter() - started)
+            counted = _counted_as(host, counters, name, exc)
+            if counted is not None:
+                counters.record(counted[0], counted[1], perf_counter() - started)
             raise
         counters.record(name, 200, perf_counter() - started, len(payload["inputs"]))
         return Response(body, media_type="application/json")
@@ -60,9 +60,9 @@ def router_for(host: ServingHost, counters: RequestCounters) -> APIRouter:
                 ctx.platform.feedback.record, name, items, ctx.actor, body.source
             )
         except Exception as exc:
-            status = _counted_status(host, counters, name, exc)
-            if status is not None:
-                counters.record_feedback(name, status, perf_counter() - started)
+            counted = _counted_as(host, counters, name, exc)
+            if counted is not None:
+                counters.record_feedback(counted[0], counted[1], perf_counter() - started)
             raise
         counters.record_feedback(name, 200, perf_counter() - started)
         return Response(receipt.model_dump_json(), media_type="application/json")
@@ -70,16 +70,21 @@ def router_for(host: ServingHost, counters: RequestCounters) -> APIRouter:
     return router
 
 
-def _counted_status(
+UNKNOWN_ENDPOINT = "(unknown)"
+
+
+def _counted_as(
     host: ServingHost, counters: RequestCounters, name: str, exc: Exception
-) -> int | None:
-    """The status a failed call is answered with, or None when it is not counted: a client
-    error for an endpoint this process does not serve (any name can be made up, and each
-    counted one costs memory). A server error always counts."""
+) -> tuple[str, int] | None:
+    """Under which endpoint name and status a failed call is counted, or None when it is not.
+
+    Any name can be made up, and each name counted costs memory: for a name this process
+    neither serves nor has counted, a client error is not counted and a server error (the
+    store down, say) is counted under ``(unknown)``."""
     status = _status_of(exc)
-    if status < 500 and host.loaded(name) is None and not counters.knows(name):
-        return None
-    return status
+    if host.loaded(name) is not None or counters.knows(name):
+        return name, status
+    return None if status < 500 else (UNKNOWN_ENDPOINT, status)
 
 
 def _status_of(exc: Exception) -> int:

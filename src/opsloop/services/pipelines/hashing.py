@@ -2,8 +2,9 @@
 
 Inputs hash by content: tables (pandas, Arrow, polars) and arrays by their data, datasets and
 models by their identity and sha256, plain values by a canonical encoding, anything else by
-its cloudpickle bytes. The same call made twice gives the same key; a changed line of the
-step, a changed argument or a changed value it closes over gives another.
+its cloudpickle bytes, functions by their code and closure. The same call made twice gives the
+same key; a changed line of the step, a changed argument (a function passed in included) or a
+changed value it closes over gives another.
 """
 
 from __future__ import annotations
@@ -78,6 +79,15 @@ def _feed(digest: Any, value: Any) -> None:
     elif isinstance(value, set | frozenset):
         for item in sorted(value_digest(member) for member in value):
             digest.update(item)
+    elif inspect.isfunction(value):
+        # A function passed in (the user's training function) by its code and what it closes
+        # over: cloudpickle would give an importable one by name only, missing an edit.
+        digest.update(f"{value.__module__}.{value.__qualname__}".encode() + code_of(value))
+        for cell in value.__closure__ or ():
+            try:
+                _feed(digest, cell.cell_contents)
+            except ValueError:  # an empty cell
+                continue
     elif isinstance(value, DatasetVersion | ModelVersion):
         digest.update(f"{value.ref}:{value.sha256}".encode())
     elif isinstance(value, BaseModel):
