@@ -20,6 +20,7 @@ from opsloop.domain.pipelines import PipelineStatus, StepStatus
 from opsloop.domain.settings import Settings
 from opsloop.services.pipelines.definitions import Step
 from opsloop.services.platform import Platform
+from opsloop.store.repos import leases
 from opsloop.store.repos import pipelines as repo
 
 from .conftest import ACTOR, wait_for
@@ -425,7 +426,7 @@ def test_a_run_left_by_a_dead_process_is_marked_failed_when_the_store_opens_agai
                     started_at=long_ago,
                 )
                 if lease_until is not None:
-                    repo.take_lease(conn, repo.lease_name(run_id), "gone:1:x", lease_until)
+                    leases.take(conn, repo.lease_name(run_id), "gone:1:x", lease_until)
     finally:
         first.close()
     second = Platform.open(settings)

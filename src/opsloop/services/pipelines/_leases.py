@@ -13,6 +13,7 @@ import uuid
 from sqlalchemy import Connection
 
 from opsloop.store.database import Database
+from opsloop.store.repos import leases
 from opsloop.store.repos import pipelines as repo
 from opsloop.store.repos._time import now
 
@@ -32,7 +33,7 @@ class RunLeases:
 
     def take(self, conn: Connection, run_id: str) -> None:
         """In the transaction that queues the run."""
-        repo.take_lease(conn, repo.lease_name(run_id), self.holder, now() + LEASE_TTL_S)
+        leases.take(conn, repo.lease_name(run_id), self.holder, now() + LEASE_TTL_S)
 
     def track(self, run_id: str) -> None:
         """This process is executing the run now: keep its lease alive."""
@@ -64,6 +65,6 @@ class RunLeases:
                 names = [repo.lease_name(run_id) for run_id in self._active]
             try:
                 with self.db.begin() as conn:
-                    repo.renew_leases(conn, self.holder, names, now() + LEASE_TTL_S)
+                    leases.renew(conn, self.holder, names, now() + LEASE_TTL_S)
             except Exception:
                 log.exception("pipeline run leases could not be renewed")

@@ -38,7 +38,7 @@ from opsloop.services.pipelines.triggers import TriggerWatch
 from opsloop.store.artifacts import ArtifactStore
 from opsloop.store.database import Database
 from opsloop.store.prediction_log import PredictionLog
-from opsloop.store.repos import events
+from opsloop.store.repos import events, leases
 from opsloop.store.repos import pipelines as repo
 from opsloop.store.repos._time import at
 from opsloop.store.repos._time import now as current_time
@@ -272,7 +272,7 @@ class PipelineService:
             return False
         if error is not None:
             repo.fail_running_steps(conn, run_id, moment, error)
-        repo.release_lease(conn, repo.lease_name(run_id))
+        leases.release(conn, repo.lease_name(run_id))
         data: dict[str, Any] = {"run_id": run_id}
         if error is not None:
             data["error"] = last_line(error)[:MAX_ERROR_EVENT]
@@ -422,7 +422,7 @@ class PipelineService:
         lapsed); return their ids."""
         with self.db.read() as conn:
             active = repo.active_runs(conn)
-            held = repo.leases_of(conn, (repo.lease_name(row["id"]) for row in active))
+            held = leases.held(conn, (repo.lease_name(row["id"]) for row in active))
         moment = current_time()
         recovered = []
         for row in active:

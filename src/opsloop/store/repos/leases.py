@@ -1,11 +1,15 @@
-"""Leases: one holder at a time for work that must not run twice when replicas share a store.
+"""Leases: one holder at a time for work that must not run twice when processes share a store
+(the scheduler's pass, a pipeline run in progress).
 
-A lease is a row; taking it is one conditional update that succeeds only for its holder or
-once it has expired, so two processes can never both believe they hold it. A holder that dies
-simply stops renewing, and the lease passes on when it expires.
+A lease is a row: a name, its holder, when it expires. ``acquire`` takes or renews one with a
+conditional update that succeeds only for its holder or once it has expired, so two processes
+can never both believe they hold it. A holder that dies simply stops renewing, and the lease
+passes on (or is seen as lapsed) when it expires.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from sqlalchemy import Connection, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -27,23 +31,40 @@ def acquire(conn: Connection, name: str, holder: str, now: float, ttl_s: float) 
         return False  # held by someone else, not expired
     try:
         with conn.begin_nested():  # the first holder ever: create the row
-            conn.execute(leases.insert().values(name=name, holder=holder, expires_at=now + ttl_s))
+            take(conn, name, holder, now + ttl_s)
     except IntegrityError:
         return False  # another process created it first: it holds the lease
     return True
 
 
-def release(conn: Connection, name: str, holder: str) -> None:
-    """Give ``name`` up at once (if ``holder`` holds it), so another may take it now."""
+def take(conn: Connection, name: str, holder: str, expires_at: float) -> None:
+    """A lease on a name nobody held before (a new run's); a taken name is an IntegrityError."""
+    conn.execute(leases.insert().values(name=name, holder=holder, expires_at=expires_at))
+
+
+def renew(conn: Connection, holder: str, names: list[str], expires_at: float) -> None:
+    """Move the expiry of those of ``names`` that ``holder`` holds."""
     conn.execute(
         leases.update()
-        .where(leases.c.name == name, leases.c.holder == holder)
-        .values(expires_at=0.0)
+        .where(leases.c.holder == holder, leases.c.name.in_(names))
+        .values(expires_at=expires_at)
     )
 
 
-def holder_of(conn: Connection, name: str, now: float) -> str | None:
-    row = conn.execute(
-        select(leases.c.holder, leases.c.expires_at).where(leases.c.name == name)
-    ).first()
-    return None if row is None or row.expires_at < now else str(row.holder)
+def release(conn: Connection, name: str, holder: str | None = None) -> None:
+    """Give ``name`` up at once (only if ``holder`` holds it, when given)."""
+    statement = leases.delete().where(leases.c.name == name)
+    if holder is not None:
+        statement = statement.where(leases.c.holder == holder)
+    conn.execute(statement)
+
+
+def held(conn: Connection, names: Iterable[str]) -> dict[str, tuple[str, float]]:
+    """Holder and expiry of each lease that exists among ``names``."""
+    wanted = list(names)
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        select(leases.c.name, leases.c.holder, leases.c.expires_at).where(leases.c.name.in_(wanted))
+    )
+    return {name: (holder, expires_at) for name, holder, expires_at in rows}

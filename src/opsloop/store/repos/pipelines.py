@@ -1,9 +1,8 @@
-"""Pipeline runs with their step runs, pipeline triggers, and the leases that say a run's
-process is alive (one aggregate: a step run or a lease only exists for a run)."""
+"""Pipeline runs with their step runs, and pipeline triggers (one aggregate: a step run only
+exists for a run). A run's lease (store/repos/leases.py) is named by ``lease_name``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, String, bindparam, func, select
@@ -23,7 +22,6 @@ from opsloop.store.repos._time import at, at_or_none
 from opsloop.store.tables import (
     dataset_versions,
     datasets,
-    leases,
     pipeline_runs,
     pipeline_triggers,
     projects,
@@ -36,6 +34,7 @@ _STEP_COLUMNS_WITHOUT_LOG = [c for c in step_runs.c if c.name != "log"]
 
 
 def lease_name(run_id: str) -> str:
+    """The lease that says the process executing ``run_id`` is alive."""
     return LEASE_PREFIX + run_id
 
 
@@ -167,36 +166,6 @@ def _steps_of(conn: Connection, run_ids: list[str], with_logs: bool) -> dict[str
     for row in rows:
         found.setdefault(row["run_id"], []).append(_step(row, with_logs))
     return found
-
-
-# -- leases --------------------------------------------------------------------------------
-
-
-def take_lease(conn: Connection, name: str, holder: str, expires_at: float) -> None:
-    conn.execute(leases.insert().values(name=name, holder=holder, expires_at=expires_at))
-
-
-def renew_leases(conn: Connection, holder: str, names: list[str], expires_at: float) -> None:
-    conn.execute(
-        leases.update()
-        .where(leases.c.holder == holder, leases.c.name.in_(names))
-        .values(expires_at=expires_at)
-    )
-
-
-def release_lease(conn: Connection, name: str) -> None:
-    conn.execute(leases.delete().where(leases.c.name == name))
-
-
-def leases_of(conn: Connection, names: Iterable[str]) -> dict[str, tuple[str, float]]:
-    """Holder and expiry of each lease that exists among ``names``."""
-    wanted = list(names)
-    if not wanted:
-        return {}
-    rows = conn.execute(
-        select(leases.c.name, leases.c.holder, leases.c.expires_at).where(leases.c.name.in_(wanted))
-    )
-    return {name: (holder, expires_at) for name, holder, expires_at in rows}
 
 
 # -- triggers ------------------------------------------------------------------------------
