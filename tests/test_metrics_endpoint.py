@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.exc import OperationalError
 
 from opsloop.domain.alerts import parse_rules
-from opsloop.domain.errors import InvalidInput, NotFound, Unavailable
+from opsloop.domain.errors import InvalidInput, NotFound
 from opsloop.domain.settings import Settings
 from opsloop.sdk.client import Client
 from opsloop.sdk.models import register_model
@@ -199,28 +200,25 @@ def test_apps_in_one_process_keep_their_own_metrics(served: Client, tmp_path: An
         other.close()
 
 
-class _NoModels:
-    """A serving host that serves nothing (only ``loaded`` is asked)."""
-
-    def loaded(self, name: str) -> None:
-        return None
-
-
-@pytest.mark.parametrize(
-    ("error", "known", "counted"),
-    [
-        (NotFound("no such endpoint"), False, None),  # a made-up name costs nothing
-        (Unavailable("store down"), False, ("(unknown)", 503)),  # counted, under one name
-        (RuntimeError("bug"), False, ("(unknown)", 500)),
-        (NotFound("gone"), True, ("moderation", 404)),  # a name already counted stays itself
-    ],
-)
-def test_failed_calls_for_names_not_served_cost_no_memory(
-    error: Exception, known: bool, counted: tuple[str, int] | None
-) -> None:
-    from opsloop.server.routes.serving import _counted_as
-
-    counters = RequestCounters()
-    if known:
-        counters.record("moderation", 200, 0.001, 1)
-    assert _counted_as(_NoModels(), counters, "moderation", error) == counted  # type: ignore[arg-type]
+def test_failed_calls_for_names_not_served_cost_no_memory(served: Client) -> None:
+    """A made-up name is never a series of its own: a client error for it is not counted,
+    a server error (here the store failing under the lookup) is counted under (unknown)."""
+    served.predict("moderation", [ROW])
+    db = served._transport.app.state.platform.db  # type: ignore[attr-defined]
+    with db.begin() as conn:  # the store breaks: looking an endpoint up fails
+        conn.exec_driver_sql("ALTER TABLE endpoints RENAME TO endpoints_away")
+    try:
+        # In process, the app's 500 comes back as the error itself.
+        with pytest.raises(OperationalError, match="no such table: endpoints"):
+            served.predict("made-up-during-outage", [ROW])
+        served.predict("moderation", [ROW])  # the loaded endpoint still serves
+    finally:
+        with db.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE endpoints_away RENAME TO endpoints")
+    with pytest.raises(NotFound):
+        served.predict("made-up", [ROW])
+    requests = scrape(served)["opsloop_requests"]
+    endpoints_seen = {dict(key[1:])["endpoint"] for key in requests}
+    assert endpoints_seen == {"moderation", "(unknown)"}
+    unknown = ("opsloop_requests_total", ("endpoint", "(unknown)"), ("route", "predict"))
+    assert requests[(*unknown, ("status", "500"))] == 1

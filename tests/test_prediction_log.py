@@ -109,6 +109,20 @@ def test_round_trip_keeps_columns_types_and_values(log: PredictionLog, compacted
     assert log.endpoints() == [ENDPOINT]
 
 
+def test_labelled_predictions_are_counted_from_the_feedback_alone(tmp_path: Path) -> None:
+    with PredictionLog(tmp_path, background=False) as log:
+        assert log.count_labelled(ENDPOINT) == 0
+        log.append_predictions(batch("p", 4))
+        log.append_feedback([feedback("p-0000", 1, at=BASE_TIME + 60)])
+        log.compact()  # one label in Parquet ...
+        log.append_feedback(  # ... relabels and a new label still hot
+            [feedback("p-0000", 0, at=BASE_TIME + 70), feedback("p-0002", 1, at=BASE_TIME + 80)]
+        )
+        table = log.export(ENDPOINT)
+        expected = table.num_rows - table.column("label").null_count
+        assert log.count_labelled(ENDPOINT) == expected == 2
+
+
 def test_an_empty_log_exports_the_fixed_columns(tmp_path: Path) -> None:
     with PredictionLog(tmp_path / "never-written", background=False) as empty:
         table = empty.export(ENDPOINT)

@@ -148,6 +148,8 @@ def show_windows(endpoint: str, found: list[WindowResult]) -> None:
 def show_values(values: list[MonitorValue], flags: list[MonitorValue]) -> None:
     from rich.table import Table
 
+    from opsloop.domain.alerts import uncertain_flag_of
+
     ends = sorted({v.window_end for v in values})
     uncertain = {(f.metric.removesuffix(UNCERTAIN), f.window_end) for f in flags if f.value == 1.0}
     series: dict[str, dict[datetime, float | None]] = {}
@@ -164,7 +166,9 @@ def show_values(values: list[MonitorValue], flags: list[MonitorValue]) -> None:
     for name in sorted(series):
         points = [series[name].get(end) for end in ends]
         prefix = CANARY if name.startswith(CANARY) else ""
-        marked = [_trusts_labels(name) and (prefix, end) in uncertain for end in ends]
+        marked = [
+            uncertain_flag_of(name) is not None and (prefix, end) in uncertain for end in ends
+        ]
         known = [p for p in points if p is not None]
         latest = next((p for p in reversed(points) if p is not None), None)
         count = sum(1 for flag, p in zip(marked, points, strict=True) if flag and p is not None)
@@ -215,14 +219,3 @@ def sparkline_text(points: list[float | None], uncertain: list[bool]) -> Text:
         if flag:
             drawn.stylize("yellow", i, i + 1)
     return drawn
-
-
-def _trusts_labels(metric: str) -> bool:
-    """Whether a metric rests on labels, so that an uncertain window matters for it."""
-    name = metric.removeprefix(CANARY)
-    return name.startswith("performance.") and name not in (
-        "performance.labels",
-        "performance.label_coverage",
-        "performance.label_delay_s",
-        UNCERTAIN,
-    )

@@ -119,6 +119,8 @@ def _follow(client: Client, run: PipelineRun, quiet: bool) -> PipelineRun:
 def _step_line(step: StepRun) -> Text:
     from rich.text import Text
 
+    from opsloop.domain.pipelines import last_line
+
     status = step.status.value
     line = Text(f"  {step.position:>2} {step.name} ")
     line.append(status, style=STATUS_STYLE.get(status, ""))
@@ -127,7 +129,7 @@ def _step_line(step: StepRun) -> Text:
     if step.attempts > 1:
         line.append(f" ({step.attempts} attempts)")
     if step.error:
-        line.append(f"  {_last_line(step.error)}", style="red")
+        line.append(f"  {last_line(step.error)}", style="red")
     return line
 
 
@@ -149,10 +151,10 @@ def list_pipelines(
         _runs_table(found_runs)
         return
     found = client.list_pipelines()
-    latest = {p.name: client.list_pipeline_runs(p.name, limit=1) for p in found}
     if as_json:
         out.emit_json(found)
         return
+    latest = {p.name: client.list_pipeline_runs(p.name, limit=1) for p in found}
     out.table(
         f"{len(found)} pipelines",
         ["pipeline", "project", "params", "last run", "status", "when", "description"],
@@ -247,6 +249,8 @@ def timeline(run: PipelineRun) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from opsloop.domain.pipelines import last_line
+
     shown = Table(title="steps", title_justify="left", header_style="bold")
     for column in ("#", "step", "timeline", "status", "cached", "attempts", "duration", "error"):
         shown.add_column(column, overflow="fold", no_wrap=column == "timeline")
@@ -262,7 +266,7 @@ def timeline(run: PipelineRun) -> Any:
             "yes" if status == "cached" else "",
             str(step.attempts),
             "" if status == "cached" else _seconds(step.duration_s),
-            Text(_last_line(step.error), style="red"),
+            Text(last_line(step.error), style="red"),
         )
     return shown
 
@@ -293,11 +297,6 @@ def _now() -> float:
 
 def _seconds(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}s"
-
-
-def _last_line(error: str | None) -> str:
-    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
-    return lines[-1] if lines else ""
 
 
 # -- triggers ------------------------------------------------------------------------------

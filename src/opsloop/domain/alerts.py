@@ -54,6 +54,16 @@ _WHEN = re.compile(r"\s*(\S+?)\s*(>=|<=|==|>|<)\s*(\S+)\s*")
 _LABEL_FIGURES = frozenset({"labels", "label_coverage", "label_delay_s", "uncertain"})
 
 
+def uncertain_flag_of(metric: str) -> str | None:
+    """The flag that marks a monitored metric's windows as not to be trusted, if it rests on
+    labels (``performance.uncertain`` for ``performance.accuracy``; canary figures likewise)."""
+    prefix = "canary." if metric.startswith("canary.") else ""
+    group, _, figure = metric.removeprefix(prefix).partition(".")
+    if group != "performance" or figure in _LABEL_FIGURES:
+        return None
+    return f"{prefix}performance.uncertain"
+
+
 class Severity(StrEnum):
     INFO = "info"
     WARNING = "warning"
@@ -96,13 +106,7 @@ class AlertRule(Entity):
 
     @property
     def uncertain_metric(self) -> str | None:
-        """The flag that marks this metric's windows as not to be trusted, if there is one
-        (``performance.uncertain`` for ``performance.accuracy``; canary figures likewise)."""
-        prefix = "canary." if self.metric.startswith("canary.") else ""
-        group, _, figure = self.metric.removeprefix(prefix).partition(".")
-        if group != "performance" or figure in _LABEL_FIGURES:
-            return None
-        return f"{prefix}performance.uncertain"
+        return uncertain_flag_of(self.metric)
 
     def breached(self, value: float) -> bool:
         return OPERATORS[self.op](value, self.threshold)

@@ -216,3 +216,9 @@ def next_cron_time(cron: str, after: float) -> float:
     from croniter import croniter
 
     return float(croniter(cron, after).get_next(float))
+
+
+def last_line(error: str | None) -> str:
+    """An error's last non-blank line (a traceback's is the exception itself)."""
+    lines = [line for line in (error or "").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""

@@ -32,6 +32,7 @@ import pandas as pd
 
 import opsloop
 from opsloop.domain.errors import InvalidInput
+from opsloop.domain.names import parse_dataset_ref
 from opsloop.services.evaluation import metrics
 from opsloop.services.pipelines.definitions import pipeline, step
 from opsloop.store.prediction_log import INPUT_PREFIX
@@ -105,7 +106,8 @@ def extend_dataset(
     fresh = labelled[picks >= holdout].reset_index(drop=True)
     fresh = fresh.astype({c: old[c].dtype for c in fresh.columns if c in old}, errors="ignore")
     combined = pd.concat([old, fresh.reindex(columns=old.columns)], ignore_index=True)
-    project, name = previous.split("@")[0].split("/")
+    ref = parse_dataset_ref(previous)
+    project, name = ref.project, ref.dataset
     trained = opsloop.log_dataset(
         combined, name, project=project, parents=[previous], source="retrain: + labelled traffic"
     )
@@ -265,7 +267,7 @@ def _live_scores(
     endpoint: str, since: datetime, metric: str
 ) -> dict[str, tuple[int, float | None]]:
     """Per role: labelled predictions since ``since`` and ``metric`` over them."""
-    table = opsloop.export_predictions(endpoint, since=since)
+    table = opsloop.export_predictions(endpoint, since=since, inputs=False)
     frame = table.select(["role", "prediction", "label"]).to_pandas()
     frame = frame[frame["label"].notna()]
     found: dict[str, tuple[int, float | None]] = {}

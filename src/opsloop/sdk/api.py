@@ -22,6 +22,7 @@ from opsloop.sdk import datasets as _datasets
 from opsloop.sdk import environment
 from opsloop.sdk import models as _models
 from opsloop.sdk import monitoring as _monitoring
+from opsloop.sdk._files import text_or_file
 from opsloop.sdk.client import Client
 from opsloop.sdk.run import ActiveRun, active_runs
 from opsloop.services.pipelines.context import Scope, current_scope
@@ -232,9 +233,8 @@ def evaluate(
 ) -> Evaluation:
     """Measure ``model`` beside the champion on dataset ``data``; judge it by ``gate`` (YAML
     text or a path to a YAML file). The verdict is stored and is what ``deploy`` checks."""
-
-    if gate is not None and "\n" not in gate and Path(gate).is_file():
-        gate = Path(gate).read_text()
+    if gate is not None:
+        gate = text_or_file(gate)
     return get_client().evaluate(
         parse_model_ref(model), data, gate=gate, endpoint=endpoint, target=target, segment=segment
     )
@@ -291,11 +291,15 @@ def export_predictions(
     since: datetime | None = None,
     until: datetime | None = None,
     role: str | None = None,
+    inputs: bool = True,
 ) -> Any:
-    """The prediction log joined with feedback, as a pyarrow Table."""
+    """The prediction log joined with feedback, as a pyarrow Table (``inputs=False``: without
+    the ``input.*`` columns)."""
     from opsloop.services.datasets import parquet_to_table
 
-    data = get_client().export_predictions(endpoint, since=since, until=until, role=role)
+    data = get_client().export_predictions(
+        endpoint, since=since, until=until, role=role, inputs=inputs
+    )
     return parquet_to_table(data)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opsloop.domain.monitoring import Monitor, MonitorValue, WindowResult
+from opsloop.sdk._files import text_or_file
 
 if TYPE_CHECKING:
     from opsloop.sdk.client import Client
@@ -14,9 +15,7 @@ if TYPE_CHECKING:
 
 def set_monitor(client: Client, endpoint: str, config: str | Path) -> Monitor:
     """Set (or replace) ``endpoint``'s monitor: YAML text, or a path to a YAML file."""
-    if isinstance(config, Path) or _names_a_file(config):
-        config = Path(config).read_text()
-    body = {"config": config}
+    body = {"config": text_or_file(config)}
     return Monitor.model_validate(client._json("PUT", f"/endpoints/{endpoint}/monitor", json=body))
 
 
@@ -59,12 +58,3 @@ def monitor_values(
     params = {key: value for key, value in query.items() if value is not None}
     found = client._json("GET", f"/endpoints/{endpoint}/monitor/values", params=params)
     return [MonitorValue.model_validate(item) for item in found]
-
-
-def _names_a_file(text: str) -> bool:
-    if "\n" in text:
-        return False
-    try:
-        return Path(text).is_file()
-    except (OSError, ValueError):  # a name too long, a NUL byte: YAML text, not a path
-        return False

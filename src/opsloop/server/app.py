@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
-from starlette.concurrency import run_in_threadpool
 
 from opsloop import __version__
 from opsloop.domain.settings import Settings
@@ -71,9 +70,6 @@ def create_app(
         platform.pipelines.load()  # a broken pipelines module stops the start, not a run
         if serve_only is None and platform.settings.scheduler:
             scheduler = _scheduler(platform)
-            # One pass now, before the freeze below: the code and objects a pass needs are
-            # loaded once and kept out of the collector's way, as the serving path's are.
-            await run_in_threadpool(scheduler.tick)
             scheduler.start()
             platform.on_close(scheduler.stop)
         # What is loaded now (libraries, models) lives as long as the process: keep it out

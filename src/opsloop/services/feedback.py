@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 MAX_ITEMS = 1_000_000
 SOURCES = ("user", "reviewer", "system")
 SHOW_UNKNOWN = 100
+FEEDBACK_EVENT = "feedback.received"  # what a labels trigger watches for
 
 
 class FeedbackService:
@@ -59,7 +60,7 @@ class FeedbackService:
         with self.db.begin() as conn:
             events.append(
                 conn,
-                kind="feedback.received",
+                kind=FEEDBACK_EVENT,
                 subject=subject_of(endpoint),
                 project=state.project,
                 actor=actor.name,

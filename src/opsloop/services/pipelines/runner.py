@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from opsloop.domain.pipelines import StepOutput, StepStatus
+from opsloop.domain.pipelines import StepOutput, StepStatus, last_line
 from opsloop.services.pipelines._capture import BoundedLog
 from opsloop.services.pipelines.context import Scope
 from opsloop.services.pipelines.definitions import Step
@@ -220,11 +220,6 @@ def summarize(value: Any) -> tuple[str, str]:
     if isinstance(rows, int) and isinstance(columns, int):  # an Arrow table
         return name, f"{rows} rows × {columns} columns"
     return name, _repr.repr(value)[:MAX_SUMMARY]
-
-
-def last_line(error: str | None) -> str:
-    lines = [line for line in (error or "").splitlines() if line.strip()]
-    return lines[-1].strip() if lines else ""
 
 
 def _plural(count: int, word: str) -> str:

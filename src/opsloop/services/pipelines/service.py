@@ -26,6 +26,7 @@ from opsloop.domain.pipelines import (
     TriggerType,
     check_params,
     check_trigger,
+    last_line,
 )
 from opsloop.domain.settings import Settings
 from opsloop.services.pipelines._leases import RunLeases
@@ -33,7 +34,7 @@ from opsloop.services.pipelines.context import Scope, pipeline_actor, scoped
 from opsloop.services.pipelines.definitions import REGISTRY, Pipeline, PipelineRegistry
 from opsloop.services.pipelines.executors import Executor, make_executor, user_traceback
 from opsloop.services.pipelines.loading import load_pipelines
-from opsloop.services.pipelines.runner import StepFailed, StepRunner, last_line
+from opsloop.services.pipelines.runner import StepFailed, StepRunner
 from opsloop.services.pipelines.triggers import TriggerWatch
 from opsloop.store.artifacts import ArtifactStore
 from opsloop.store.database import Database
@@ -106,9 +107,7 @@ class PipelineService:
         executor: str | None = None,
     ) -> PipelineRun:
         """Queue a run and execute it on a background thread; returns the queued run."""
-        pipeline, chosen = self.pipeline(name), self._executor(executor)
-        with self.db.begin() as conn:
-            queued = self._queue(conn, pipeline, trigger, detail, params, actor, chosen)
+        pipeline, queued, chosen = self._queued(name, trigger, detail, params, actor, executor)
         self._launch(pipeline, queued, chosen, actor)
         return queued
 
@@ -123,9 +122,7 @@ class PipelineService:
         executor: str | None = None,
     ) -> PipelineRun:
         """Queue a run and execute it in this thread; returns the finished run."""
-        pipeline, chosen = self.pipeline(name), self._executor(executor)
-        with self.db.begin() as conn:
-            queued = self._queue(conn, pipeline, trigger, detail, params, actor, chosen)
+        pipeline, queued, chosen = self._queued(name, trigger, detail, params, actor, executor)
         self.leases.track(queued.id)
         self._execute(pipeline, queued, chosen, actor)
         return self.get(queued.id)
@@ -133,6 +130,21 @@ class PipelineService:
     def get(self, run_id: str) -> PipelineRun:
         with self.db.read() as conn:
             return repo.get_run(conn, repo.resolve_run_id(conn, run_id))
+
+    def _queued(
+        self,
+        name: str,
+        trigger: str,
+        detail: dict[str, Any] | None,
+        params: dict[str, Any] | None,
+        actor: Actor,
+        executor: str | None,
+    ) -> tuple[Pipeline, PipelineRun, Executor]:
+        """The pipeline, its run as queued (row, lease, event) and the executor chosen."""
+        pipeline, chosen = self.pipeline(name), self._executor(executor)
+        with self.db.begin() as conn:
+            queued = self._queue(conn, pipeline, trigger, detail, params, actor, chosen)
+        return pipeline, queued, chosen
 
     def list(
         self, pipeline: str | None = None, limit: int = 100, status: str | None = None
@@ -351,12 +363,19 @@ class PipelineService:
                 conn,
                 kind="pipeline_trigger.deleted",
                 subject=subject_of(pipeline),
-                project=None,
+                project=self._project_of(pipeline),
                 actor=actor.name,
                 actor_kind=actor.kind,
                 data={"trigger_id": trigger_id, "kind": found.kind.value, "spec": found.spec},
             )
         return found
+
+    def _project_of(self, pipeline: str) -> str | None:
+        """The pipeline's project, if this process knows the pipeline (for its Events)."""
+        try:
+            return self.pipeline(pipeline).project
+        except NotFound:
+            return None
 
     def run_due_triggers(self, now: float | None = None) -> builtins.list[PipelineRun]:
         """Start a run for every trigger that is due at ``now`` (epoch seconds; default: the

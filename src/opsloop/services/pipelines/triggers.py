@@ -21,12 +21,11 @@ from sqlalchemy import Connection
 from opsloop.domain.names import parse_dataset_ref
 from opsloop.domain.pipelines import PipelineTrigger, TriggerKind, next_cron_time
 from opsloop.services.deployments import subject_of
+from opsloop.services.feedback import FEEDBACK_EVENT
 from opsloop.store.database import Database
 from opsloop.store.prediction_log import PredictionLog
 from opsloop.store.repos import events
 from opsloop.store.repos import pipelines as repo
-
-FEEDBACK_EVENT = "feedback.received"
 
 
 @dataclass(frozen=True)
@@ -89,5 +88,4 @@ class TriggerWatch:
 
     def _labelled(self, endpoint: str) -> int:
         """How many of the endpoint's logged predictions have a label."""
-        table = self.predictions.export(endpoint, with_inputs=False)
-        return int(table.num_rows - table.column("label").null_count)
+        return self.predictions.count_labelled(endpoint)

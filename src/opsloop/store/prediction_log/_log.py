@@ -94,6 +94,10 @@ class PredictionLog:
     def count(self, endpoint: str) -> int:
         return self._reader_started().count(endpoint)
 
+    def count_labelled(self, endpoint: str) -> int:
+        """How many of the endpoint's predictions have a label (from the feedback alone)."""
+        return self._reader_started().count_labelled(endpoint)
+
     def endpoints(self) -> list[str]:
         return self._reader_started().endpoints()
 

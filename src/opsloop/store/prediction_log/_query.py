@@ -104,6 +104,25 @@ class Reader:
         rows = self._rows("SELECT count(*) FROM read_parquet($files)", files=snapshot.parquet)
         return hot + int(rows[0][0])
 
+    def count_labelled(self, endpoint: str) -> int:
+        """How many of the endpoint's predictions have a label. Feedback is only stored for
+        logged predictions and a label is never null, so this counts the distinct request ids
+        of the feedback files, without reading a prediction."""
+        params: dict[str, Any] = {}
+        cursor = self._cursor()
+        try:
+            sources = self._sources(
+                cursor, "f", *self._load("feedback", endpoint, None, None), params
+            )
+            if not sources:
+                return 0
+            union = " UNION ALL ".join(f"SELECT request_id FROM {s.sql}" for s in sources)
+            query = f"SELECT count(DISTINCT request_id) FROM ({union})"
+            row = cursor.execute(query, params).fetchone()
+        finally:
+            cursor.close()
+        return int(row[0]) if row else 0
+
     def find_prediction_ids(self, endpoint: str, ids: Iterable[str]) -> set[str]:
         wanted = {value for value in ids if isinstance(value, str)}
         if not wanted:

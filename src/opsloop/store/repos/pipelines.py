@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, String, bindparam, func, select
+from sqlalchemy import Connection, RowMapping, func, select
 
-from opsloop.domain.errors import InvalidInput, NotFound
+from opsloop.domain.errors import NotFound
 from opsloop.domain.pipelines import (
     PipelineRun,
     PipelineStatus,
@@ -18,6 +18,7 @@ from opsloop.domain.pipelines import (
     TriggerKind,
     TriggerType,
 )
+from opsloop.store.repos._ids import resolve_prefix
 from opsloop.store.repos._time import at, at_or_none
 from opsloop.store.tables import (
     dataset_versions,
@@ -46,22 +47,7 @@ def insert_run(conn: Connection, **values: Any) -> None:
 
 
 def resolve_run_id(conn: Connection, run_id: str) -> str:
-    """A full id, or a unique prefix of at least 6 characters (as ``git`` does)."""
-    if not isinstance(run_id, str) or not run_id:
-        raise InvalidInput("run id must be a non-empty string", field="run_id")
-    if conn.execute(select(pipeline_runs.c.id).where(pipeline_runs.c.id == run_id)).first():
-        return run_id
-    if len(run_id) >= 6 and run_id.isalnum():
-        found = conn.execute(
-            select(pipeline_runs.c.id)
-            .where(pipeline_runs.c.id.startswith(bindparam("prefix", run_id, type_=String)))
-            .limit(2)
-        ).all()
-        if len(found) == 1:
-            return str(found[0][0])
-        if len(found) > 1:
-            raise InvalidInput(f"run id prefix {run_id!r} is ambiguous", field="run_id")
-    raise NotFound(f"pipeline run {run_id!r} not found", field="run_id")
+    return resolve_prefix(conn, pipeline_runs.c.id, run_id, "pipeline run")
 
 
 def get_run(conn: Connection, run_id: str, *, with_logs: bool = True) -> PipelineRun:

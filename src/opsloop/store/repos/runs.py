@@ -11,7 +11,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Float,
-    String,
     Text,
     and_,
     bindparam,
@@ -25,8 +24,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from opsloop.domain.entities import DatasetInput, MetricSeries, Run, RunArtifact, RunStatus
-from opsloop.domain.errors import InvalidInput, NotFound
+from opsloop.domain.errors import NotFound
 from opsloop.domain.run_query import Clause, Field, Order
+from opsloop.store.repos._ids import resolve_prefix
 from opsloop.store.repos._time import at, at_or_none
 from opsloop.store.tables import (
     dataset_versions,
@@ -54,10 +54,6 @@ def null_text() -> Any:
 # The hot paths (start, log, end, get) use statements built once with bound parameters:
 # building a SQLAlchemy statement costs several times more than running it on SQLite.
 _INSERT_RUN = runs.insert()
-_BY_ID = select(runs.c.id).where(runs.c.id == bindparam("run_id"))
-_BY_PREFIX = (
-    select(runs.c.id).where(runs.c.id.startswith(bindparam("prefix", type_=String))).limit(2)
-)
 _STATE = (
     select(runs.c.id, runs.c.status, projects.c.name)
     .join(projects, projects.c.id == runs.c.project_id)
@@ -82,18 +78,7 @@ def insert(conn: Connection, **values: Any) -> None:
 
 
 def resolve_id(conn: Connection, run_id: str) -> str:
-    """A full id, or a unique prefix of at least 6 characters (as ``git`` does)."""
-    if not isinstance(run_id, str) or not run_id:
-        raise InvalidInput("run id must be a non-empty string", field="run_id")
-    if conn.execute(_BY_ID, {"run_id": run_id}).first():
-        return run_id
-    if len(run_id) >= 6 and run_id.isalnum():
-        found = conn.execute(_BY_PREFIX, {"prefix": run_id}).all()
-        if len(found) == 1:
-            return str(found[0][0])
-        if len(found) > 1:
-            raise InvalidInput(f"run id prefix {run_id!r} is ambiguous", field="run_id")
-    raise NotFound(f"run {run_id!r} not found", field="run_id")
+    return resolve_prefix(conn, runs.c.id, run_id, "run")
 
 
 def state_of(
