@@ -28,7 +28,8 @@ min_labels: 5
 alerts:
   - name: drift
     when: "drift.share_drifted >= 0.5"
-    for: 1
+    for: 3   # three windows of traffic: enough labelled rows to retrain on, even when the
+             # machine is busy and traffic slow (one window once held too few: no-go)
     severity: warning
     action: "pipeline {loop.PIPELINE}"
 notify: [log]
@@ -66,7 +67,7 @@ def send_traffic(url: str, stop: threading.Event, failures: list[str]) -> None:
     with httpx.Client(base_url=url, timeout=30) as http:
         while not stop.is_set():
             seed += 1
-            batch = loop.rows(20, shift=SHIFT, seed=seed)
+            batch = loop.rows(40, shift=SHIFT, seed=seed)
             rows = batch[loop.FEATURES].to_dict(orient="records")
             answer = http.post(f"/endpoints/{loop.ENDPOINT}/predict", json={"inputs": rows})
             if answer.status_code != 200:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from opsloop.domain.errors import InvalidInput
-from opsloop.domain.monitoring import MIN_LABELS, MonitorConfig, parse_window
+from opsloop.domain.monitoring import MIN_LABELS, MonitorConfig
 
 
 @pytest.mark.parametrize(
@@ -15,7 +15,7 @@ from opsloop.domain.monitoring import MIN_LABELS, MonitorConfig, parse_window
     [("30s", 30.0), ("15m", 900.0), ("1h", 3600.0), ("1d", 86400.0), ("1.5h", 5400.0), (60, 60.0)],
 )
 def test_windows_are_read_as_seconds(text: object, seconds: float) -> None:
-    assert parse_window(text) == seconds
+    assert MonitorConfig.parse(f"window: {text}").window_s == seconds
 
 
 def test_a_full_config_is_read() -> None:

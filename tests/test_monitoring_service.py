@@ -257,6 +257,17 @@ def test_the_first_run_starts_at_the_first_logged_prediction(world: World) -> No
     assert found[1].skipped["drift"] == "no predictions in the window"
 
 
+def test_a_long_catch_up_computes_only_the_most_recent_windows(lite: World) -> None:
+    from opsloop.services.monitoring.window import MAX_WINDOWS
+
+    lite.monitors.configure("moderation", "window: 1m\n", ACTOR)
+    lite.log(posts(3, 4)[0], T0 + 5)
+    found = lite.run(T0 + (MAX_WINDOWS + 30) * 60.0, since=T0)
+    assert len(found) == MAX_WINDOWS
+    assert found[0].window_start.timestamp() == T0 + 30 * 60.0  # the oldest 30 are skipped
+    assert sum(w.requests for w in found) == 0
+
+
 def test_a_catch_up_over_days_reads_and_stores_a_day_at_a_time(world: World) -> None:
     world.monitors.configure("moderation", BASIC, ACTOR)
     day = 24 * HOUR

@@ -195,11 +195,6 @@ def key_error(text: str, path: tuple[str, ...], reason: str) -> InvalidInput:
     return InvalidInput(f"monitor key '{'.'.join(path)}'{where}: {reason}", field="monitor")
 
 
-def parse_window(text: Any) -> float:
-    """``30s``, ``15m``, ``1h``, ``1d`` (or a number of seconds) as seconds."""
-    return _window(text)
-
-
 def _window(value: Any) -> float:
     if isinstance(value, bool):
         raise _BadKey(("window",), f"must be a duration such as 30s, 15m, 1h, 1d, got {value!r}")

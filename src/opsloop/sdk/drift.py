@@ -8,8 +8,6 @@ the version's sha256 (versions are immutable, so the key never goes stale).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,14 +17,14 @@ from opsloop.domain.entities import DatasetVersion
 from opsloop.domain.errors import InvalidInput
 from opsloop.domain.names import parse_dataset_ref
 from opsloop.services.drift import DriftReference, DriftReport, DriftThresholds, compare
+from opsloop.services.drift.cache import ReferenceCache
 
 if TYPE_CHECKING:
     from opsloop.sdk.client import Client
 
 CACHED_REFERENCES = 8
 
-_cache: OrderedDict[tuple[str, tuple[str, ...]], DriftReference] = OrderedDict()
-_cache_lock = threading.Lock()
+_cache = ReferenceCache(CACHED_REFERENCES)
 
 
 def drift(
@@ -81,21 +79,13 @@ def dataset_reference(
     """The prepared reference of a dataset version, made on first use in this process."""
     version = _version(dataset, client)
     key = (version.sha256, tuple(sorted(categorical)))
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    prepared = DriftReference.prepare(_read_dataset(version, client), categorical=categorical)
-    with _cache_lock:
-        _cache[key] = prepared
-        while len(_cache) > CACHED_REFERENCES:
-            _cache.popitem(last=False)
-    return prepared
+    return _cache.get(
+        key, lambda: DriftReference.prepare(_read_dataset(version, client), categorical=categorical)
+    )
 
 
 def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
+    _cache.clear()
 
 
 def _is_dataset(value: Any) -> bool:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from opsloop.domain.alerts import Alert
 from opsloop.server.deps import Ctx
 from opsloop.server.schemas import Body
+from opsloop.services.alerts.service import MAX_PAGE
 
 router = APIRouter(tags=["alerts"])
 
@@ -24,7 +25,7 @@ async def list_alerts(
     ctx: Ctx,
     endpoint: str | None = None,
     state: Literal["firing", "resolved", "all"] = "all",
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> list[Alert]:
     """Newest first."""
     return await ctx.call(ctx.platform.alerts.list_alerts, endpoint, state, limit)

@@ -62,9 +62,9 @@ def router_for(host: ServingHost, counters: RequestCounters) -> APIRouter:
         except Exception as exc:
             counted = _counted_as(host, counters, name, exc)
             if counted is not None:
-                counters.record_feedback(counted[0], counted[1], perf_counter() - started)
+                counters.record(counted[0], counted[1], perf_counter() - started, route="feedback")
             raise
-        counters.record_feedback(name, 200, perf_counter() - started)
+        counters.record(name, 200, perf_counter() - started, route="feedback")
         return Response(receipt.model_dump_json(), media_type="application/json")
 
     return router

@@ -124,8 +124,6 @@ class AlertService:
             )
         with self.db.read() as conn:
             current = alerts.get(conn, alert_id)
-        if current.state is AlertState.RESOLVED:
-            raise Conflict(f"alert {alert_id} is already resolved", field="alert")
         resolved = self._resolve(
             current, actor, reason.strip() or "resolved by hand", None, clock()
         )

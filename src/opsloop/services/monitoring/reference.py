@@ -7,11 +7,9 @@ monitor does, so it is prepared once and kept in a small in-memory LRU keyed by 
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -31,8 +29,6 @@ if TYPE_CHECKING:
     from opsloop.services.monitoring.window import Traffic
     from opsloop.services.serving.runtime import LoadedModel
 
-T = TypeVar("T")
-CACHE_SIZE = 8
 SCORE_CHUNK_ROWS = 100_000
 
 
@@ -207,27 +203,3 @@ def _only_other_column(table: pa.Table, served: ServedModel, features: list[Feat
 
 def _is_text(values: pa.Array | pa.ChunkedArray) -> bool:
     return bool(pa.types.is_string(values.type) or pa.types.is_boolean(values.type))
-
-
-class ReferenceCache:
-    """A few prepared references, least recently used dropped first (thread-safe; two
-    threads asking for the same missing one may both prepare it)."""
-
-    def __init__(self, size: int = CACHE_SIZE) -> None:
-        self.size = size
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable, make: Callable[[], T]) -> T:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                found: T = self._items[key]
-                return found
-        made = make()
-        with self._lock:
-            self._items[key] = made
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return made

@@ -11,8 +11,9 @@ from opsloop.domain.entities import DatasetVersion
 from opsloop.domain.monitoring import MonitorConfig
 from opsloop.domain.names import ModelRef, parse_dataset_ref
 from opsloop.services.datasets import DatasetService
+from opsloop.services.drift.cache import ReferenceCache
 from opsloop.services.monitoring.inputs import CATEGORICAL, INPUT_PREFIX, Feature, kind_of
-from opsloop.services.monitoring.reference import Reference, ReferenceCache
+from opsloop.services.monitoring.reference import Reference
 from opsloop.services.monitoring.served import ServedModel
 from opsloop.services.monitoring.window import Traffic, read_traffic
 from opsloop.services.registry import RegistryService

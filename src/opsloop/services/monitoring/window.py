@@ -55,8 +55,7 @@ def first_after(window_end: float, length: float) -> int:
 
 
 def span(first: int, stop: int, length: float) -> list[Window]:
-    """Windows ``first`` to ``stop - 1``, the most recent ``MAX_WINDOWS`` of them."""
-    first = max(first, stop - MAX_WINDOWS)
+    """Windows ``first`` to ``stop - 1`` (the caller keeps to ``MAX_WINDOWS``)."""
     return [Window(index, length) for index in range(first, stop)]
 
 

@@ -1,14 +1,15 @@
 """Requests, errors and latency per endpoint, counted in this process as they are answered.
 
-Two views of the same counts: per-second buckets over the last ``horizon_s`` (a day by
-default) for the monitor's windows (``window``), and running totals since the process
-started for Prometheus (``totals``). Predict and feedback calls are counted apart.
+Two views of the same counts: running totals since the process started for Prometheus
+(``totals``; predict and feedback calls apart), and, for predict calls, per-second requests
+and errors over the last ``horizon_s`` (a day by default) for the monitor's windows
+(``window``).
 
 Recording is on the serving hot path, so it takes no lock and touches plain Python numbers:
 the current second accumulates in attributes and moves into fixed-size arrays when the next
 second begins. The data plane's handlers run on the event loop's thread, the only writer;
 a reader on another thread (the monitor, a scrape) may see a second's counts a moment late.
-Memory is bounded: ``horizon_s`` slots of 28 bytes per endpoint and route (2.4 MB a day).
+Memory is bounded: ``horizon_s`` slots of 16 bytes per endpoint (1.4 MB a day).
 """
 
 from __future__ import annotations
@@ -30,18 +31,6 @@ ROUTES: tuple[Route, ...] = ("predict", "feedback")
 
 
 @dataclass(frozen=True)
-class WindowCounts:
-    requests: int
-    errors_4xx: int
-    errors_5xx: int
-    latency_sum_s: float
-
-    @property
-    def errors(self) -> int:
-        return self.errors_4xx + self.errors_5xx
-
-
-@dataclass(frozen=True)
 class Totals:
     """Everything one endpoint and route answered since this process began counting."""
 
@@ -54,17 +43,15 @@ class Totals:
 
 
 class _Series:
-    """One endpoint and route: the second being counted, the ring of past seconds, totals."""
+    """One endpoint and route: the second being counted, the ring of past seconds (kept for
+    predict calls only: ``size`` 0 keeps none), totals."""
 
     __slots__ = (
-        "_errors_4xx",
-        "_errors_5xx",
-        "_latency",
+        "_errors",
         "_requests",
         "_stamps",
         "buckets",
-        "errors_4xx",
-        "errors_5xx",
+        "errors",
         "latency",
         "requests",
         "rows",
@@ -80,13 +67,11 @@ class _Series:
         self.size = size
         self.second = -1
         self.until = -math.inf  # when the second being counted ends
-        self.requests = self.errors_4xx = self.errors_5xx = self.rows = 0
+        self.requests = self.errors = self.rows = 0
         self.latency = 0.0
         self._stamps = array("q", [-1]) * size
         self._requests = array("i", [0]) * size
-        self._errors_4xx = array("i", [0]) * size
-        self._errors_5xx = array("i", [0]) * size
-        self._latency = array("d", [0.0]) * size
+        self._errors = array("i", [0]) * size
         self.statuses: dict[int, int] = {}  # every status but 200, since counting began
         self.buckets = [0] * (len(LATENCY_BOUNDS) + 1)
         self.total_requests = 0  # before the second being counted
@@ -95,45 +80,43 @@ class _Series:
     def roll(self, now: float) -> None:
         """Move the finished second into the ring and start counting the one ``now`` is in."""
         if self.requests:
-            slot = self.second % self.size
-            self._requests[slot] = self.requests
-            self._errors_4xx[slot] = self.errors_4xx
-            self._errors_5xx[slot] = self.errors_5xx
-            self._latency[slot] = self.latency
-            self._stamps[slot] = self.second  # last: a reader trusts the slot from here on
+            if self.size:
+                slot = self.second % self.size
+                self._requests[slot] = self.requests
+                self._errors[slot] = self.errors
+                self._stamps[slot] = self.second  # last: a reader trusts the slot from here on
             self.total_requests += self.requests
             self.total_latency += self.latency
         self.second = int(now)
         self.until = self.second + 1
-        self.requests = self.errors_4xx = self.errors_5xx = 0
+        self.requests = self.errors = 0
         self.latency = 0.0
 
-    def failed(self, status: int) -> None:
-        statuses = self.statuses
-        statuses[status] = statuses.get(status, 0) + 1
-        if status >= 500:
-            self.errors_5xx += 1
-        elif status >= 400:
-            self.errors_4xx += 1
+    def count(self, now: float, status: int, latency_s: float, rows: int) -> None:
+        if now >= self.until:
+            self.roll(now)
+        self.requests += 1
+        self.latency += latency_s
+        self.rows += rows
+        self.buckets[bisect_left(LATENCY_BOUNDS, latency_s)] += 1
+        if status != 200:
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+            if status >= 400:
+                self.errors += 1
 
-    def window(self, first: int, stop: int) -> WindowCounts:
-        requests = errors_4xx = errors_5xx = 0
-        latency = 0.0
+    def window(self, first: int, stop: int) -> tuple[int, int]:
+        requests = errors = 0
         current = self.second
         for second in range(first, stop):
             if second == current:
                 requests += self.requests
-                errors_4xx += self.errors_4xx
-                errors_5xx += self.errors_5xx
-                latency += self.latency
+                errors += self.errors
                 continue
             slot = second % self.size
             if self._stamps[slot] == second:
                 requests += self._requests[slot]
-                errors_4xx += self._errors_4xx[slot]
-                errors_5xx += self._errors_5xx[slot]
-                latency += self._latency[slot]
-        return WindowCounts(requests, errors_4xx, errors_5xx, latency)
+                errors += self._errors[slot]
+        return requests, errors
 
     def totals(self, endpoint: str, route: Route) -> Totals:
         requests = self.total_requests + self.requests
@@ -159,55 +142,35 @@ class RequestCounters:
         self._predict: dict[str, _Series] = {}
         self._feedback: dict[str, _Series] = {}
 
-    def record(self, endpoint: str, status: int, latency_s: float, rows: int = 0) -> None:
-        """Count one answered predict call (``rows``: the predictions it returned)."""
-        series = self._predict.get(endpoint)
+    def record(
+        self,
+        endpoint: str,
+        status: int,
+        latency_s: float,
+        rows: int = 0,
+        *,
+        route: Route = "predict",
+    ) -> None:
+        """Count one answered call (``rows``: the predictions it returned)."""
+        kept = self._predict if route == "predict" else self._feedback
+        series = kept.get(endpoint)
         if series is None:
-            series = self._predict[endpoint] = _Series(self.horizon_s)
-        now = self._clock()
-        if now >= series.until:
-            series.roll(now)
-        series.requests += 1
-        series.latency += latency_s
-        series.rows += rows
-        series.buckets[bisect_left(LATENCY_BOUNDS, latency_s)] += 1
-        if status != 200:
-            series.failed(status)
-
-    def record_feedback(self, endpoint: str, status: int, latency_s: float) -> None:
-        """Count one answered feedback call."""
-        series = self._feedback.get(endpoint)
-        if series is None:
-            series = self._feedback[endpoint] = _Series(self.horizon_s)
-        now = self._clock()
-        if now >= series.until:
-            series.roll(now)
-        series.requests += 1
-        series.latency += latency_s
-        series.buckets[bisect_left(LATENCY_BOUNDS, latency_s)] += 1
-        if status != 200:
-            series.failed(status)
+            series = kept[endpoint] = _Series(self.horizon_s if route == "predict" else 0)
+        series.count(self._clock(), status, latency_s, rows)
 
     def knows(self, endpoint: str) -> bool:
         """Whether a predict call to ``endpoint`` was counted here."""
         return endpoint in self._predict
 
-    def counts(
-        self, endpoint: str, start: float, end: float, route: Route = "predict"
-    ) -> WindowCounts | None:
-        """Calls answered in ``[start, end)`` (by whole seconds); None when this process has
-        no record of them: the endpoint got no such call here, the window ended before
-        counting began, or it starts earlier than the ``horizon_s`` kept."""
-        series = (self._predict if route == "predict" else self._feedback).get(endpoint)
+    def window(self, endpoint: str, start: float, end: float) -> tuple[int, int] | None:
+        """``(requests, errors)`` of the endpoint's predict calls in ``[start, end)`` (by whole
+        seconds); errors are answers with status 400 or above. None when this process has no
+        record of them: the endpoint got no call here, the window ended before counting began,
+        or it starts earlier than the ``horizon_s`` kept."""
+        series = self._predict.get(endpoint)
         if series is None or end <= self.since or start < self._clock() - self.horizon_s:
             return None
         return series.window(math.ceil(start), math.ceil(end))
-
-    def window(self, endpoint: str, start: float, end: float) -> tuple[int, int] | None:
-        """``(requests, errors)`` of the endpoint's predict calls in ``[start, end)``; errors
-        are answers with status 400 or above. None as for ``counts``."""
-        found = self.counts(endpoint, start, end)
-        return None if found is None else (found.requests, found.errors)
 
     def totals(self) -> list[Totals]:
         """Running totals of every endpoint and route, for a scrape."""
