@@ -18,6 +18,7 @@ from sklearn.preprocessing import OneHotEncoder
 from opsloop.domain.entities import Actor, ActorKind, ModelVersion
 from opsloop.domain.errors import InvalidInput, NotFound
 from opsloop.domain.monitoring import WindowResult
+from opsloop.domain.names import ModelRef
 from opsloop.domain.settings import Settings
 from opsloop.sdk.client import Client
 from opsloop.sdk.datasets import log_dataset
@@ -244,6 +245,44 @@ def test_each_closed_window_is_computed_once_and_a_rerun_replaces_its_values(wor
     assert {e.actor for e in ran} == {"mona"}
 
 
+def test_labels_that_come_late_make_their_windows_computed_again(world: World) -> None:
+    world.monitors.configure("moderation", BASIC, ACTOR)
+    frame, truth = posts(30, 2)
+    logged = [world.log(frame, T0 + hour * HOUR + 600, prefix=f"h{hour}-") for hour in range(3)]
+    assert len(world.run(T0 + 3 * HOUR)) == 3
+    assert world.series("performance.labels") == [0.0, 0.0, 0.0]
+
+    # Labels for the second hour's predictions arrive through the API, long after.
+    late = [{"id": r["request_id"], "label": int(t)} for r, t in zip(logged[1], truth, strict=True)]
+    world.client.send_feedback("moderation", late[:12])
+    again = world.run(T0 + 3 * HOUR)  # an ordinary run: no window has closed, no since
+    assert [w.window_start.timestamp() for w in again] == [T0 + HOUR, T0 + 2 * HOUR]
+    assert world.series("performance.labels") == [0.0, 12.0, 0.0]
+    assert world.run(T0 + 3 * HOUR) == []  # taken in once
+
+    # The scheduler takes them in too, at most once per window length.
+    world.client.send_feedback("moderation", late[12:])
+    done = world.monitors.run_due(T0 + 3 * HOUR + 1)
+    assert [w.window_start.timestamp() for w in done["moderation"]] == [T0 + HOUR, T0 + 2 * HOUR]
+    assert world.series("performance.labels") == [0.0, 30.0, 0.0]
+    world.client.send_feedback("moderation", late[:1])
+    assert world.monitors.run_due(T0 + 3 * HOUR + 2) == {}  # too soon after the last
+    assert list(world.monitors.run_due(T0 + 4 * HOUR + 2)) == ["moderation"]
+
+
+def test_labels_for_windows_not_computed_yet_compute_nothing_again(world: World) -> None:
+    world.monitors.configure("moderation", BASIC, ACTOR)
+    frame, _ = posts(10, 2)
+    world.log(frame, T0 + 600, prefix="a")
+    later = world.log(frame, T0 + HOUR + 600, prefix="b")
+    assert len(world.run(T0 + HOUR)) == 1
+    world.client.send_feedback("moderation", [{"id": later[0]["request_id"], "label": 1}])
+    assert world.run(T0 + HOUR) == []  # the labelled prediction's window is still open
+    assert world.monitors.get("moderation").labels_seen_event is not None
+    (second,) = world.run(T0 + 2 * HOUR)
+    assert second.labels == 1
+
+
 def test_the_first_run_starts_at_the_first_logged_prediction(world: World) -> None:
     world.monitors.configure("moderation", BASIC, ACTOR)
     assert world.run(T0 + 5 * HOUR) == []  # nothing logged yet
@@ -410,7 +449,10 @@ def test_the_estimate_is_close_to_the_accuracy_labels_show_later(lite: World) ->
     assert window.values["estimated.f1"] == pytest.approx(window.values["performance.f1"], abs=0.04)
     (estimated,) = lite.monitors.values("moderation", metric="estimated.accuracy", limit=1)
     assert estimated.detail["realized"] == window.values["performance.accuracy"]
-    assert estimated.detail["reference_rows"] == 3000
+    assert estimated.detail["calibration_rows"] == 3000
+    # No held-out data: the calibration is the training data's, and the detail says so.
+    detail = estimated.detail
+    assert (detail["calibrated_on"], detail["held_out"]) == ("mod/posts@1", False)
 
 
 def test_quality_counts_in_a_window(lite: World) -> None:
@@ -583,3 +625,65 @@ def test_a_regressor_gets_error_figures_and_number_drift(sqlite_settings: Settin
         assert window.skipped["estimate"] == "the model gives no class scores"
     finally:
         client.close()
+
+
+def test_the_estimate_calibrates_on_held_out_data_when_there_is_some(
+    sqlite_settings: Settings,
+) -> None:
+    """A forest fits its training data almost perfectly: calibrated there, it looks surer of
+    itself than it is, and the estimate is optimistic. Calibrated on a holdout (here: the
+    dataset of the version's newest evaluation), it comes close to what the labels show."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    client = Client(sqlite_settings)
+    platform: Platform = client._transport.app.state.platform  # type: ignore[attr-defined]
+    try:
+        frame, spam = posts(2000, 61)
+        encode = make_column_transformer(
+            (OneHotEncoder(handle_unknown="ignore"), ["lang"]), remainder="passthrough"
+        )
+        forest = RandomForestClassifier(n_estimators=40, random_state=0)
+        model = make_pipeline(encode, forest).fit(frame, spam)
+        data = log_dataset(client, frame.assign(spam=spam), "posts", project="mod")
+        run = client.create_run(project="mod", name="train")
+        client.add_run_input(run.id, data.ref)
+        version = register_model(
+            client, model, "mod/violation", input_example=frame.head(), run_id=run.id
+        )
+        client.deploy("moderation", version.ref, force=True, reason="test")
+        monitors = MonitorService(
+            platform.db,
+            platform.deployments,
+            platform.registry,
+            platform.datasets,
+            platform.predictions,
+        )
+        world = World(client, platform, model, version, monitors)
+        monitors.configure("moderation", BASIC, ACTOR)
+        live, truth = posts(3000, 62)
+        world.log(live, T0, truth=truth, labelled=range(3000))
+
+        (optimistic,) = world.run(T0 + HOUR)
+        realized = optimistic.values["performance.accuracy"]
+        assert optimistic.values["estimated.accuracy"] - realized > 0.1
+
+        holdout, held_spam = posts(2000, 63)
+        log_dataset(client, holdout.assign(spam=held_spam), "holdout", project="mod")
+        client.evaluate(ModelRef("mod", "violation", version=1), "mod/holdout@1", target="spam")
+        (calibrated,) = world.run(T0 + HOUR, since=T0)
+        assert calibrated.values["estimated.accuracy"] == pytest.approx(realized, abs=0.04)
+        (estimated,) = monitors.values("moderation", metric="estimated.accuracy", limit=1)
+        assert (estimated.detail["calibrated_on"], estimated.detail["held_out"]) == (
+            "mod/holdout@1",
+            True,
+        )
+    finally:
+        client.close()
+
+
+def test_calibration_data_is_a_dataset_that_exists_and_not_with_a_baseline(world: World) -> None:
+    with pytest.raises(InvalidInput, match=r"monitor key 'calibration' .* not found"):
+        world.monitors.configure("moderation", "window: 1h\ncalibration: mod/nothing@1\n", ACTOR)
+    both = "window: 1h\ncalibration: mod/posts@1\nbaseline: {since: 0, until: 10}\n"
+    with pytest.raises(InvalidInput, match="baseline calibrates on its own labels"):
+        world.monitors.configure("moderation", both, ACTOR)

@@ -83,6 +83,19 @@ def worker_sdk(rows: int = 2) -> None:
     store(rows)
 
 
+@opsloop.step(cache=False)
+def linger(pid_file: str) -> None:
+    Path(pid_file).write_text(str(os.getpid()))
+    import time
+
+    time.sleep(120)
+
+
+@opsloop.pipeline(name="t_linger")
+def linger_pipeline(pid_file: str) -> None:
+    linger(pid_file)
+
+
 def run_in_processes(platform: Platform, name: str, **params: Any) -> Any:
     return platform.pipelines.run(name, params=params, actor=ACTOR, executor="process")
 
@@ -133,6 +146,39 @@ def test_a_step_past_its_timeout_is_killed_with_its_process(
     )
     with pytest.raises(ProcessLookupError):
         os.kill(int(pid_file.read_text()), 0)
+
+
+def test_a_platform_that_closes_mid_step_stops_the_worker_process(
+    sqlite_settings: Settings, tmp_path: Path
+) -> None:
+    import time
+
+    pid_file = tmp_path / "pid"
+    opened = Platform.open(sqlite_settings)
+    started = opened.pipelines.start(
+        "t_linger", params={"pid_file": str(pid_file)}, actor=ACTOR, executor="process"
+    )
+    for _ in range(600):  # the worker writes its pid once it runs the step
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.05)
+    worker = int(pid_file.read_text())
+    opened.close()
+    for _ in range(100):  # killed: gone once reaped
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker, 0)
+    again = Platform.open(sqlite_settings)
+    try:
+        ended = again.pipelines.get(started.id)
+    finally:
+        again.close()
+    assert ended.status is PipelineStatus.FAILED
+    assert ended.error == "the process running it shut down before the run ended"
 
 
 def test_sdk_calls_in_a_worker_act_as_the_pipeline_on_the_same_store(platform: Platform) -> None:

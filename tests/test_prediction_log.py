@@ -123,6 +123,26 @@ def test_labelled_predictions_are_counted_from_the_feedback_alone(tmp_path: Path
         assert log.count_labelled(ENDPOINT) == expected == 2
 
 
+@pytest.mark.parametrize("compacted", [False, True], ids=["segments", "parquet"])
+def test_where_labels_received_after_a_time_start(tmp_path: Path, compacted: bool) -> None:
+    with PredictionLog(tmp_path, background=False) as log:
+        assert log.labelled_since(ENDPOINT, utc(BASE_TIME)) is None  # nothing logged
+        log.append_predictions(batch("p", 10))  # at BASE_TIME + 0 .. 9
+        log.append_feedback([feedback("p-0001", 1, at=BASE_TIME + 100)])
+        log.append_feedback([feedback("p-0007", 1, at=BASE_TIME + 200)])
+        log.append_feedback([feedback("p-0004", 0, at=BASE_TIME + 300)])
+        if compacted:
+            log.compact()
+        assert log.labelled_since(ENDPOINT, utc(BASE_TIME + 100)) == utc(BASE_TIME + 1)
+        assert log.labelled_since(ENDPOINT, utc(BASE_TIME + 150)) == utc(BASE_TIME + 4)
+        assert log.labelled_since(ENDPOINT, utc(BASE_TIME + 300)) == utc(BASE_TIME + 4)
+        assert log.labelled_since(ENDPOINT, utc(BASE_TIME + 301)) is None
+        # Only predictions logged after a time: the older label is left out.
+        assert log.labelled_since(
+            ENDPOINT, utc(BASE_TIME), predicted_after=utc(BASE_TIME + 5)
+        ) == utc(BASE_TIME + 7)
+
+
 def test_an_empty_log_exports_the_fixed_columns(tmp_path: Path) -> None:
     with PredictionLog(tmp_path / "never-written", background=False) as empty:
         table = empty.export(ENDPOINT)

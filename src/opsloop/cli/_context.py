@@ -28,6 +28,11 @@ class CliState:
             self._client = Client(self.settings())
         return self._client
 
+    def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            client.close()
+
 
 def make_state(home: Path | None, url: str | None, database_url: str | None) -> CliState:
     return CliState({"home": home, "url": url, "database_url": database_url})

@@ -69,6 +69,9 @@ def main(
     ] = None,
 ) -> None:
     ctx.obj = make_state(home, url, database_url)
+    # Let go of the store when the command ends: embedded, a pipeline run the command started
+    # (an alert's retrain, say) ends first instead of being cut off at exit.
+    ctx.call_on_close(ctx.obj.close)
 
 
 @app.command()

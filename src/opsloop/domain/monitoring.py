@@ -5,6 +5,8 @@ A monitor is YAML; only ``window`` is required::
     window: 1h                  # 30s, 15m, 1h, 1d: windows aligned to multiples of it (UTC)
     reference: moderation/posts@3        # the training data; default: the dataset the
                                          # primary model's run used as input
+    calibration: moderation/holdout@1    # held-out data for the label-free estimate; default:
+                                         # the newest evaluation's dataset, else the reference
     # baseline: {since: 2026-05-01T00:00:00Z, until: 2026-05-02T00:00:00Z}   # or a log window
     features: [num_char, exclaim, lang]  # default: the model signature's inputs
     target: spam                # the reference's label column (for the label-free estimate)
@@ -39,6 +41,7 @@ from opsloop.domain.names import parse_dataset_ref
 MONITOR_KEYS = (
     "window",
     "reference",
+    "calibration",
     "baseline",
     "features",
     "target",
@@ -82,6 +85,9 @@ class MonitorConfig(Entity):
     window: str = Field(description="as written: 30s, 15m, 1h, 1d")
     window_s: float
     reference: str | None = Field(default=None, description="project/dataset@version")
+    calibration: str | None = Field(
+        default=None, description="held-out project/dataset@version for the estimate"
+    )
     baseline: Baseline | None = None
     features: list[str] | None = None
     target: str | None = None
@@ -111,6 +117,10 @@ class MonitorConfig(Entity):
         window_s = _window(data["window"])
         if data.get("reference") is not None and data.get("baseline") is not None:
             raise _BadKey(("baseline",), "give a reference dataset or a baseline, not both")
+        if data.get("calibration") is not None and data.get("baseline") is not None:
+            raise _BadKey(
+                ("calibration",), "a baseline calibrates on its own labels: give one or the other"
+            )
         positive = data.get("positive")
         if positive is not None and not _is_label(positive):
             raise _BadKey(("positive",), f"must be one label (text or a number), got {positive!r}")
@@ -119,6 +129,7 @@ class MonitorConfig(Entity):
             window=str(data["window"]).strip(),
             window_s=window_s,
             reference=_reference(data.get("reference")),
+            calibration=_reference(data.get("calibration"), "calibration"),
             baseline=_baseline(data.get("baseline")),
             features=_features(data.get("features")),
             target=_text(data, "target"),
@@ -136,6 +147,11 @@ class Monitor(Entity):
     source: str = Field(description="the YAML as it was given")
     last_window_end: datetime | None = Field(
         default=None, description="end of the newest window computed"
+    )
+    labels_seen_event: int | None = Field(
+        default=None,
+        description="the newest feedback.received event taken in: labels after it that "
+        "fall in computed windows make them computed again",
     )
     created_at: datetime
     updated_at: datetime
@@ -212,15 +228,15 @@ def _window(value: Any) -> float:
     return seconds
 
 
-def _reference(value: Any) -> str | None:
+def _reference(value: Any, key: str = "reference") -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _BadKey(("reference",), f"must be written project/dataset@version, got {value!r}")
+        raise _BadKey((key,), f"must be written project/dataset@version, got {value!r}")
     try:
-        return str(parse_dataset_ref(value, "reference"))
+        return str(parse_dataset_ref(value, key))
     except InvalidInput as exc:
-        raise _BadKey(("reference",), exc.headline) from None
+        raise _BadKey((key,), exc.headline) from None
 
 
 def _baseline(value: Any) -> Baseline | None:

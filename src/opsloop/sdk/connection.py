@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Self
 
@@ -17,6 +18,7 @@ from opsloop.services.pipelines.context import current_scope
 if TYPE_CHECKING:
     from opsloop.services.platform import Platform
 
+log = logging.getLogger("opsloop")
 TIMEOUT_S = 120.0
 API = "/api/v1"
 
@@ -71,9 +73,17 @@ class Connection:
         )
 
     def close(self) -> None:
-        self._transport.close()
+        """Let go of opsloop. Embedded, a pipeline run this process started (by hand or by an
+        alert's action) ends first: Ctrl-C stops the wait, and the run is marked failed."""
         if isinstance(self._transport, EmbeddedTransport) and self._owns_platform:
-            self._transport.app.state.platform.close()  # type: ignore[attr-defined]
+            platform = self._transport.app.state.platform  # type: ignore[attr-defined]
+            try:
+                _finish_runs(platform)
+            finally:
+                self._transport.close()
+                platform.close()
+            return
+        self._transport.close()
 
     def request(
         self,
@@ -119,3 +129,12 @@ class Connection:
 
     def _json(self, method: str, path: str, **options: Any) -> Any:
         return orjson.loads(self.request(method, path, **options))
+
+
+def _finish_runs(platform: Platform) -> None:
+    running = platform.pipelines.running_here()
+    if not running:
+        return
+    listed = ", ".join(run_id[:12] for run_id in running)
+    log.warning("waiting for pipeline run %s to end (Ctrl-C stops it)", listed)
+    platform.pipelines.wait()

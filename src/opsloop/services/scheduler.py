@@ -22,6 +22,7 @@ from opsloop.store.database import Database
 from opsloop.store.repos import leases
 
 LEASE = "scheduler"
+STOP_WAIT_S = 30.0  # how long shutting down waits for the task in hand
 log = logging.getLogger("opsloop.scheduler")
 
 
@@ -87,7 +88,9 @@ class Scheduler:
         """Stop after the task in hand and hand the lease over at once."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(timeout=STOP_WAIT_S)
+            if self._thread.is_alive():  # a long task: it ends on its own, as a daemon
+                log.warning("the scheduler's task in hand did not end within %g s", STOP_WAIT_S)
             self._thread = None
         try:
             with self.db.begin() as conn:

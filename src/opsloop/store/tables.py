@@ -308,6 +308,9 @@ monitors = Table(
     Column("config", JSON, nullable=False),  # the parsed, checked policy
     Column("source", Text, nullable=False),  # the YAML as it was given
     Column("last_window_end", Float, nullable=True),  # the scheduler's progress
+    # The newest feedback.received event the monitor has taken in: a newer one may label
+    # predictions of windows already computed, which are then computed again.
+    Column("labels_seen_event", BigInteger, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("updated_by", NAME, nullable=False),
@@ -401,6 +404,63 @@ pipeline_triggers = Table(
     Column("created_at", Float, nullable=False),
     Column("created_by", NAME, nullable=False),
     Index(None, "pipeline"),
+)
+
+# -- review -------------------------------------------------------------------------------
+
+review_policies = Table(
+    "review_policies",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("endpoint_id", ForeignKey("endpoints.id"), nullable=False, unique=True),
+    Column("config", JSON, nullable=False),  # the parsed, checked policy
+    Column("source", Text, nullable=False),  # the YAML as it was given
+    Column("routed_until", Float, nullable=True),  # log time up to which predictions were routed
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", NAME, nullable=False),
+)
+
+review_items = Table(
+    "review_items",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("endpoint_id", ForeignKey("endpoints.id"), nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("reason", KEY, nullable=False),  # uncertain, sample, rule:<name>
+    Column("priority", Float, nullable=False),  # expected cost of the model's error
+    Column("status", String(16), nullable=False),  # open, closed
+    Column("reviews_needed", Integer, nullable=False),
+    Column("model", NAME, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("prediction", JSON, nullable=True),
+    Column("score", Float, nullable=True),
+    Column("inputs", JSON, nullable=False),
+    Column("predicted_at", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("claimed_by", NAME, nullable=True),
+    Column("claimed_at", Float, nullable=True),
+    Column("claim_expires_at", Float, nullable=True),
+    Column("label", JSON, nullable=True),  # the decision once closed
+    Column("closed_at", Float, nullable=True),
+    UniqueConstraint("endpoint_id", "request_id"),
+    Index(None, "endpoint_id", "status", "priority"),
+    Index(None, "endpoint_id", "created_at"),
+)
+
+review_decisions = Table(
+    "review_decisions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("item_id", ForeignKey("review_items.id"), nullable=False),
+    Column("reviewer", NAME, nullable=False),
+    Column("action", String(16), nullable=False),  # decided, skipped
+    Column("label", JSON, nullable=True),
+    Column("note", Text, nullable=True),
+    Column("claimed_at", Float, nullable=True),
+    Column("decided_at", Float, nullable=False),
+    Index(None, "item_id"),
+    Index(None, "decided_at"),
 )
 
 # One holder at a time for work that must not run twice when replicas share the store

@@ -185,7 +185,9 @@ class Pass:
                 {
                     "realized": figures.get(name),
                     "labels": labels,
-                    "reference_rows": reference.calibration.rows,
+                    "calibration_rows": reference.calibration.rows,
+                    "calibrated_on": reference.calibrated_on,
+                    "held_out": reference.held_out,
                 },
             )
             for name, value in estimated.items()

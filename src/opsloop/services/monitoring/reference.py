@@ -41,6 +41,8 @@ class Reference:
     drift: DriftReference | None = None
     prediction: DriftReference | None = None
     calibration: Calibration | None = None
+    calibrated_on: str | None = None  # the data the calibration was fitted on
+    held_out: bool = False  # whether the model never trained on that data
     notes: dict[str, str] = field(default_factory=dict)
 
 
@@ -59,6 +61,15 @@ def prediction_table(
     return pa.table({"prediction": pa.array(values, mask=np.isnan(values))})
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """Data the model did not train on, with the truth, to fit the estimate's calibration."""
+
+    source: str
+    table: pa.Table
+    target: str | None
+
+
 def from_dataset(
     source: str,
     table: pa.Table,
@@ -66,8 +77,13 @@ def from_dataset(
     served: ServedModel | None,
     load: Callable[[], LoadedModel] | None,
     target: str | None,
+    held_out: HeldOut | None = None,
 ) -> Reference:
-    """A reference from a dataset version: its columns, and the model's answers on it."""
+    """A reference from a dataset version: its columns, and the model's answers on it.
+
+    The calibration is fitted on ``held_out`` when given: on the training data itself a model
+    that fits it closely looks surer of itself than it will be on new data, and the estimate
+    comes out optimistic."""
     reference = Reference(source, [f for f in features if f.name in table.column_names])
     absent = [f.name for f in features if f.name not in table.column_names]
     if absent:
@@ -91,10 +107,27 @@ def from_dataset(
     if probabilities is not None:
         score = probabilities[:, 1] if probabilities.shape[1] == 2 else probabilities.max(axis=1)
     reference.prediction = _prediction(served, pa.array(predictions), score)
-    label = target or _only_other_column(table, served, features)
-    reference.calibration, why = _calibrate_on_dataset(served, table, label, probabilities)
+    if held_out is not None:
+        missing = [name for name in served.inputs if name not in held_out.table.column_names]
+        if missing:
+            reference.notes["estimate"] = (
+                f"{held_out.source} lacks model input {missing[0]!r}: it cannot be scored"
+            )
+            return reference
+        calibration_table = held_out.table
+        _, probabilities = _score(model, calibration_table)
+        label = held_out.target or target or _only_other_column(calibration_table, served, features)
+    else:
+        calibration_table = table
+        label = target or _only_other_column(table, served, features)
+    reference.calibration, why = _calibrate_on_dataset(
+        served, calibration_table, label, probabilities
+    )
     if why:
-        reference.notes["estimate"] = why
+        reference.notes["estimate"] = why if held_out is None else f"{why} ({held_out.source})"
+    else:
+        reference.calibrated_on = source if held_out is None else held_out.source
+        reference.held_out = held_out is not None
     return reference
 
 
@@ -126,6 +159,7 @@ def from_log(
             f"min_labels ({min_labels})"
         )
         return reference
+    reference.calibrated_on, reference.held_out = source, True
     truth = served.codes(rows.column("label").filter(has_label))
     if served.binary:
         outcome = truth == served.positive

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from opsloop.domain.deployments import Endpoint, Slot
 from opsloop.domain.entities import DatasetVersion
+from opsloop.domain.errors import NotFound
 from opsloop.domain.monitoring import MonitorConfig
 from opsloop.domain.names import ModelRef, parse_dataset_ref
 from opsloop.services.datasets import DatasetService
@@ -18,7 +19,7 @@ from opsloop.services.monitoring.served import ServedModel
 from opsloop.services.monitoring.window import Traffic, read_traffic
 from opsloop.services.registry import RegistryService
 from opsloop.store.database import Database
-from opsloop.store.repos import runs
+from opsloop.store.repos import evaluations, models, runs
 
 if TYPE_CHECKING:
     from opsloop.store.prediction_log import PredictionLog
@@ -89,14 +90,47 @@ class Resolver:
         if dataset is None:
             return None
         found = dataset
+        held_out = self._held_out(config, served, dataset)
 
         def from_dataset() -> Reference:
             table = self.datasets.read_table(found.project, found.dataset, found.version)
             load = None if served is None else lambda: self._load(served)
-            return references.from_dataset(found.ref, table, features, served, load, config.target)
+            calibration = None
+            if held_out is not None:
+                other, target = held_out
+                rows = self.datasets.read_table(other.project, other.dataset, other.version)
+                calibration = references.HeldOut(other.ref, rows, target)
+            return references.from_dataset(
+                found.ref, table, features, served, load, config.target, calibration
+            )
 
-        key = ("dataset", dataset.sha256, model_key, tuple(features), config.target)
+        calibrated = None if held_out is None else (held_out[0].sha256, held_out[1])
+        key = ("dataset", dataset.sha256, model_key, tuple(features), config.target, calibrated)
         return self._cache.get(key, from_dataset)
+
+    def _held_out(
+        self, config: MonitorConfig, served: ServedModel | None, training: DatasetVersion
+    ) -> tuple[DatasetVersion, str | None] | None:
+        """Data the primary did not train on, and its label column, to calibrate on: the
+        configured ``calibration``, else the dataset of the primary's newest evaluation on
+        other data than its training data (a gate's holdout); None: use the training data."""
+        if config.calibration is not None:
+            return self.dataset(config.calibration), config.target
+        if served is None:
+            return None
+        version = served.version
+        with self.db.read() as conn:
+            model_id = models.get_id(conn, version.project, version.model)
+            version_id = models.version_id(conn, model_id, version.version)
+            found = evaluations.for_version(conn, version_id)
+        for evaluation in found:  # newest first
+            if evaluation.dataset == training.ref:
+                continue
+            try:
+                return self.dataset(evaluation.dataset), config.target or evaluation.target
+            except NotFound:
+                continue  # an evaluation of a dataset since deleted
+        return None
 
     def _training_data(
         self, config: MonitorConfig, served: ServedModel | None, features: list[Feature]

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opsloop.domain.deployments import Endpoint
@@ -29,6 +29,7 @@ from opsloop.domain.monitoring import (
 from opsloop.domain.names import check_name
 from opsloop.services.datasets import DatasetService
 from opsloop.services.deployments import DeploymentService, subject_of
+from opsloop.services.feedback import FEEDBACK_EVENT
 from opsloop.services.registry import RegistryService
 from opsloop.store.database import Database, retry_races
 from opsloop.store.repos import endpoints, events, monitors
@@ -46,6 +47,7 @@ MONITOR_ACTOR = Actor(name="monitor", kind=ActorKind.MONITOR)
 MAX_SOURCE = 100_000
 MAX_VALUES = 100_000
 MAX_METRIC = 250
+RELABEL_EVERY_S = 300.0  # late labels are taken in at least this often (and once per window)
 
 
 class AlertEvaluator(Protocol):
@@ -86,6 +88,8 @@ class MonitorService:
         self._resolver: Resolver | None = None
         # Monitors whose first run found nothing logged: (config time, windows closed then).
         self._idle: dict[str, tuple[datetime, int]] = {}
+        # When each monitor last computed windows again for late labels (epoch seconds).
+        self._relabelled: dict[str, float] = {}
         self._idle_lock = threading.Lock()
 
     @property
@@ -106,11 +110,13 @@ class MonitorService:
             raise InvalidInput(f"monitor is longer than {MAX_SOURCE} characters", field="monitor")
         parsed = MonitorConfig.parse(config)
         self._check_drift_policy(parsed, config)
-        if parsed.reference is not None:
+        for key, ref in (("reference", parsed.reference), ("calibration", parsed.calibration)):
+            if ref is None:
+                continue
             try:
-                self.resolver.dataset(parsed.reference)
+                self.resolver.dataset(ref)
             except NotFound as exc:
-                raise key_error(config, ("reference",), exc.headline) from None
+                raise key_error(config, (key,), exc.headline) from None
         state = self.deployments.get(endpoint)
 
         def write() -> Monitor:
@@ -198,6 +204,7 @@ class MonitorService:
         with self.db.read() as conn:
             endpoint_id, monitor = self._monitor(conn, endpoint)
             state = endpoints.get(conn, endpoint)
+            labels = _new_labels(conn, endpoint, monitor)
         config = monitor.config
         length = config.window_s
         now = self.clock()
@@ -209,10 +216,22 @@ class MonitorService:
             first = windows.index_of(since_s, length)
         elif monitor.last_window_end is not None:
             first = windows.first_after(monitor.last_window_end.timestamp(), length)
+            if labels is not None and monitor.labels_seen_event is not None:
+                late = self._late_labels(endpoint, labels[1], monitor, length)
+                if late is not None:
+                    first = min(first, windows.index_of(late, length))
         low = (
             stop - windows.MAX_WINDOWS if first is None else max(first, stop - windows.MAX_WINDOWS)
         )
+        # An explicit ``since`` may start after windows the new labels touch: leave them seen
+        # as they were, for the next ordinary run.
+        # A monitor that has seen none yet starts tracking from here (0: before any event).
+        seen = None
+        if since_s is None:
+            seen = labels[0] if labels else (0 if monitor.labels_seen_event is None else None)
         if low >= stop:
+            if seen is not None:
+                self._see_labels(endpoint_id, seen)
             return []
         resolver = self.resolver
         served = resolver.served(state, state.plan.primary, config.positive)
@@ -255,6 +274,8 @@ class MonitorService:
             with timer.part("store"):
                 self._store(endpoint_id, state, due, computed, actor, sum(timer.seconds.values()))
             results.extend(item.result for item in computed)
+        if seen is not None:
+            self._see_labels(endpoint_id, seen)
         if first is None:
             with self._idle_lock:
                 self._idle[endpoint] = (monitor.updated_at, stop)
@@ -279,7 +300,8 @@ class MonitorService:
             length = monitor.config.window_s
             stop = windows.closed_before(now, length)
             if monitor.last_window_end is not None:
-                if windows.first_after(monitor.last_window_end.timestamp(), length) >= stop:
+                caught_up = windows.first_after(monitor.last_window_end.timestamp(), length) >= stop
+                if caught_up and not self._relabel_due(monitor, now):
                     continue
             else:
                 with self._idle_lock:
@@ -293,6 +315,46 @@ class MonitorService:
             if computed:
                 done[monitor.endpoint] = computed
         return done
+
+    # -- late labels -----------------------------------------------------------------------
+
+    def _relabel_due(self, monitor: Monitor, now: float) -> bool:
+        """Whether labels came since the monitor last took them in, and it is time to take
+        them in: at most once per window (or per ``RELABEL_EVERY_S``, if that is sooner),
+        since a busy endpoint gets labels all the time and each recompute reads its windows."""
+        every = min(monitor.config.window_s, RELABEL_EVERY_S)
+        with self._idle_lock:
+            if now - self._relabelled.get(monitor.endpoint, float("-inf")) < every:
+                return False
+        with self.db.read() as conn:
+            if _new_labels(conn, monitor.endpoint, monitor) is None:
+                return False
+        with self._idle_lock:
+            self._relabelled[monitor.endpoint] = now
+        return True
+
+    def _late_labels(
+        self, endpoint: str, received_after: float, monitor: Monitor, length: float
+    ) -> float | None:
+        """The earliest prediction in a computed window labelled at or after
+        ``received_after`` (epoch seconds); None when the new labels are all for windows
+        not computed yet."""
+        from opsloop.services.monitoring.window import MAX_WINDOWS
+
+        assert monitor.last_window_end is not None
+        last_end = monitor.last_window_end.timestamp()
+        oldest = datetime.fromtimestamp(max(0.0, last_end - MAX_WINDOWS * length), UTC)
+        # A second early: the log keeps microseconds, the event a float; the cost of an
+        # earlier label counted again is only a window computed again.
+        received = datetime.fromtimestamp(received_after - 1.0, UTC)
+        found = self.log.labelled_since(endpoint, received, oldest)
+        if found is None or found.timestamp() >= last_end:
+            return None
+        return found.timestamp()
+
+    def _see_labels(self, endpoint_id: int, event_id: int) -> None:
+        with self.db.begin() as conn:
+            monitors.see_labels(conn, endpoint_id, event_id)
 
     # -- the parts of a run ----------------------------------------------------------------
 
@@ -368,6 +430,17 @@ class MonitorService:
                 )
 
         retry_races(write, f"storing the monitor values of {state.name}")
+
+
+def _new_labels(conn: Any, endpoint: str, monitor: Monitor) -> tuple[int, float] | None:
+    """The newest feedback event about ``endpoint`` the monitor has not taken in, and the
+    time of the oldest such event; None when there is none."""
+    return events.newer(
+        conn,
+        subject=subject_of(endpoint),
+        kind=FEEDBACK_EVENT,
+        after_id=monitor.labels_seen_event or 0,
+    )
 
 
 def _thresholds(config: MonitorConfig) -> DriftThresholds | None:

@@ -23,7 +23,7 @@ import tempfile
 import threading
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -139,6 +139,8 @@ class ProcessExecutor(Executor):
                     start_new_session=True,  # its own process group: a timeout kills it all
                     env=_worker_environment(),
                 )
+                with _WORKERS_LOCK:
+                    _WORKERS.setdefault(scope.run_id, set()).add(process)
                 timed_out = False
                 try:
                     code = process.wait(timeout=call.timeout_s)
@@ -148,6 +150,10 @@ class ProcessExecutor(Executor):
                 finally:
                     if process.poll() is None:
                         _kill_group(process)
+                    with _WORKERS_LOCK:
+                        _WORKERS.get(scope.run_id, set()).discard(process)
+                        if not _WORKERS.get(scope.run_id, True):
+                            del _WORKERS[scope.run_id]
             log = _tail(log_path)
             if timed_out:
                 return StepOutcome(
@@ -166,6 +172,22 @@ class ProcessExecutor(Executor):
             error=f"the step's process ended without a result: {_exit_reason(code)}",
             log=log,
         )
+
+
+# The worker processes running steps now, by run: in their own sessions, they would outlive
+# a server that shuts down mid-step unless it stops them (``stop_workers``).
+_WORKERS: dict[str, set[subprocess.Popen[bytes]]] = {}
+_WORKERS_LOCK = threading.Lock()
+
+
+def stop_workers(run_ids: Iterable[str]) -> int:
+    """Kill the worker processes (and what they started) of these runs' steps; how many."""
+    with _WORKERS_LOCK:
+        doomed = [process for run_id in run_ids for process in _WORKERS.pop(run_id, ())]
+    for process in doomed:
+        if process.poll() is None:
+            _kill_group(process)
+    return len(doomed)
 
 
 EXECUTORS: dict[str, type[Executor]] = {}

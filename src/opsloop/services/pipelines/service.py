@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import logging
 import threading
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,12 @@ from opsloop.domain.settings import Settings
 from opsloop.services.pipelines._leases import RunLeases
 from opsloop.services.pipelines.context import Scope, pipeline_actor, scoped
 from opsloop.services.pipelines.definitions import REGISTRY, Pipeline, PipelineRegistry
-from opsloop.services.pipelines.executors import Executor, make_executor, user_traceback
+from opsloop.services.pipelines.executors import (
+    Executor,
+    make_executor,
+    stop_workers,
+    user_traceback,
+)
 from opsloop.services.pipelines.loading import load_pipelines
 from opsloop.services.pipelines.runner import StepFailed, StepRunner
 from opsloop.services.pipelines.triggers import TriggerWatch
@@ -74,6 +80,8 @@ class PipelineService:
         self.watch = TriggerWatch(db, predictions)
         self.leases = RunLeases(db)
         self._platform: Platform | None = None
+        self._threads: dict[str, threading.Thread] = {}
+        self._threads_lock = threading.Lock()
 
     def attach(self, platform: Platform) -> None:
         """The platform this service is part of: step code run in this process reaches the
@@ -200,12 +208,41 @@ class PipelineService:
         self, pipeline: Pipeline, run: PipelineRun, executor: Executor, actor: Actor
     ) -> None:
         self.leases.track(run.id)
-        threading.Thread(
+        thread = threading.Thread(
             target=self._execute,
             args=(pipeline, run, executor, actor),
             name=f"opsloop-pipeline-{run.id[:8]}",
             daemon=True,
-        ).start()
+        )
+        with self._threads_lock:
+            self._threads[run.id] = thread
+        thread.start()
+
+    def running_here(self) -> builtins.list[str]:
+        """Ids of the runs this process is executing on threads of its own."""
+        with self._threads_lock:
+            return [run_id for run_id, thread in self._threads.items() if thread.is_alive()]
+
+    def wait(self, timeout_s: float | None = None) -> builtins.list[str]:
+        """Block until the runs this process executes on its threads have ended (or
+        ``timeout_s`` passed); the ids of those still going.
+
+        A process that lives for one command (``opsloop monitor run`` from cron, a script)
+        calls this before it lets go of the store, so a run its alerts started ends as it
+        would in a server instead of being cut off.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            with self._threads_lock:
+                threads = [(i, t) for i, t in self._threads.items() if t.is_alive()]
+                self._threads = dict(threads)
+            if not threads:
+                return []
+            for _, thread in threads:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                thread.join(left)
+            if deadline is not None and time.monotonic() >= deadline:
+                return self.running_here()
 
     def _execute(
         self, pipeline: Pipeline, run: PipelineRun, executor: Executor, actor: Actor
@@ -474,6 +511,7 @@ class PipelineService:
         """Stop the heartbeat. Runs still going in this process end with it: marked failed."""
         self.leases.stop()
         running = sorted(self.leases.active())
+        stop_workers(running)  # a step in a worker process must not outlive its run
         for run_id in running:
             try:
                 with self.db.begin() as conn:

@@ -91,6 +91,16 @@ class PredictionLog:
             endpoint, since=since, until=until, role=role, with_inputs=with_inputs
         )
 
+    def labelled_since(
+        self,
+        endpoint: str,
+        received_after: datetime,
+        predicted_after: datetime | None = None,
+    ) -> datetime | None:
+        """The earliest time of a prediction (logged after ``predicted_after``) that was given
+        a label at or after ``received_after``; None when no such label came."""
+        return self._reader_started().labelled_since(endpoint, received_after, predicted_after)
+
     def count(self, endpoint: str) -> int:
         return self._reader_started().count(endpoint)
 

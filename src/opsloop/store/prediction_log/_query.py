@@ -123,6 +123,41 @@ class Reader:
             cursor.close()
         return int(row[0]) if row else 0
 
+    def labelled_since(
+        self, endpoint: str, received_after: dt.datetime, predicted_after: dt.datetime | None
+    ) -> dt.datetime | None:
+        """The earliest time of a prediction (logged after ``predicted_after``) given a label
+        at or after ``received_after``: where labels that came late start."""
+        received = _utc(received_after) or received_after
+        predicted_after = _utc(predicted_after)
+        feedback = self._load("feedback", endpoint, received.date().isoformat(), None)
+        first = predicted_after.date().isoformat() if predicted_after else None
+        params: dict[str, Any] = {"after": received}
+        where = "TRUE"
+        if predicted_after is not None:
+            params["since"], where = predicted_after, _FILTERS["since"]
+        cursor = self._cursor()
+        try:
+            f_sources = self._sources(cursor, "f", *feedback, params)
+            if not f_sources:
+                return None
+            p_sources = self._sources(
+                cursor, "p", *self._load("predictions", endpoint, first, None), params
+            )
+            if not p_sources:
+                return None
+            labelled = _union(f_sources, ["request_id"], FEEDBACK_FIELDS, "time >= $after")
+            logged = _union(p_sources, ["request_id", "time"], PREDICTION_FIELDS, where)
+            row = cursor.execute(
+                f"WITH f AS ({labelled}), p AS ({logged}) SELECT epoch(min(p.time)) FROM p"
+                " WHERE p.request_id IN (SELECT request_id FROM f)",
+                params,
+            ).fetchone()
+        finally:
+            cursor.close()
+        # Epoch seconds out of DuckDB: a TIMESTAMPTZ would need pytz to become a datetime.
+        return None if row is None or row[0] is None else dt.datetime.fromtimestamp(row[0], dt.UTC)
+
     def find_prediction_ids(self, endpoint: str, ids: Iterable[str]) -> set[str]:
         wanted = {value for value in ids if isinstance(value, str)}
         if not wanted:

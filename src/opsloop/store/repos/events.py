@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from opsloop.domain.entities import ActorKind, Event
 from opsloop.store.repos._time import at, now
@@ -88,3 +88,14 @@ def query(
         )
         for row in rows
     ]
+
+
+def newer(conn: Connection, *, subject: str, kind: str, after_id: int) -> tuple[int, float] | None:
+    """The newest id and the oldest time of the ``kind`` events about ``subject`` after
+    ``after_id``; None when there are none."""
+    row = conn.execute(
+        select(func.max(events.c.id), func.min(events.c.time)).where(
+            events.c.subject == subject, events.c.kind == kind, events.c.id > after_id
+        )
+    ).one()
+    return None if row[0] is None else (int(row[0]), float(row[1]))

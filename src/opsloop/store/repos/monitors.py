@@ -63,6 +63,18 @@ def advance(conn: Connection, endpoint_id: int, window_end: float) -> None:
         )
 
 
+def see_labels(conn: Connection, endpoint_id: int, event_id: int) -> None:
+    """Record that feedback events up to ``event_id`` are taken in (never moves back)."""
+    conn.execute(
+        monitors.update()
+        .where(
+            monitors.c.endpoint_id == endpoint_id,
+            (monitors.c.labels_seen_event.is_(None)) | (monitors.c.labels_seen_event < event_id),
+        )
+        .values(labels_seen_event=event_id)
+    )
+
+
 def replace_values(
     conn: Connection,
     endpoint_id: int,
@@ -147,6 +159,7 @@ def _monitor(row: RowMapping) -> Monitor:
         config=MonitorConfig.model_validate(row["config"]),
         source=row["source"],
         last_window_end=at_or_none(row["last_window_end"]),
+        labels_seen_event=row["labels_seen_event"],
         created_at=at(row["created_at"]),
         updated_at=at(row["updated_at"]),
         updated_by=row["updated_by"],
