@@ -339,6 +339,19 @@ def test_the_actor_recorded_is_the_tokens_name_not_the_header(server: Server) ->
     assert {e["actor"] for e in created} == {"root", server.admin_name}  # bootstrap, then API
 
 
+def test_a_token_cannot_pass_its_work_off_as_a_pipelines(server: Server) -> None:
+    secret, _ = server.issue("deployer", name="ci-bot")
+    before = server.call("GET", "/api/v1/endpoints/moderation/deployments", secret).json()
+    claim = {"X-Opsloop-Actor-Kind": "pipeline"}
+    refused = server.call("POST", WRITES[0][0], secret, json=DEPLOY_V2, headers=claim)
+    assert "a token acts as a user, not as a pipeline" in error_of(refused, 403)
+    after = server.call("GET", "/api/v1/endpoints/moderation/deployments", secret).json()
+    assert after == before  # nothing deployed
+    as_user = {"X-Opsloop-Actor-Kind": "user"}
+    deployed = server.call("POST", WRITES[0][0], secret, json=DEPLOY_V2, headers=as_user)
+    assert deployed.status_code == 201, deployed.text
+
+
 # -- secrets --------------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from opsloop.domain.entities import Actor, ActorKind
-from opsloop.domain.errors import InvalidInput
+from opsloop.domain.errors import Forbidden, InvalidInput
 from opsloop.services.platform import Platform
 
 MAX_ACTOR = 128
@@ -37,6 +37,12 @@ def actor_of(request: Request) -> Actor:
             f"actor kind {kind_text!r} must be one of " + ", ".join(k.value for k in ActorKind),
             field="X-Opsloop-Actor-Kind",
         ) from None
+    if token is not None and kind is not ActorKind.USER:
+        # Pipelines and monitors act inside opsloop's own processes, never through a token:
+        # a token claiming to be one would pass a person's work off as automated.
+        raise Forbidden(
+            f"a token acts as a user, not as a {kind.value}", field="X-Opsloop-Actor-Kind"
+        )
     return Actor(name=name, kind=kind)
 
 
