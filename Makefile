@@ -19,11 +19,15 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-# PostgreSQL comes from Debian; the tests start a throwaway cluster of their own.
+# PostgreSQL and Chromium come from Debian; the tests start a throwaway cluster of their own
+# and drive the browser with Playwright (which never downloads one).
 system-deps:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  echo "installing Debian's postgresql for the store tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # Debian's wrk drives the serving benchmark (and one test of its harness).
 wrk:

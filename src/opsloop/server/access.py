@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import secrets
+
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from opsloop.domain.auth import Role, Token
+from opsloop.domain.errors import Forbidden
 from opsloop.services.auth import require
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API_PREFIX = "/api/v1"
 ENDPOINT_ROUTES = "/endpoints/{name}"
+# The web UI's login: the token in an HttpOnly cookie, and a second, readable cookie whose
+# value the page's script sends back in a header on every write (double-submit): a form on
+# another site can make the browser send the first cookie, never set the header.
+SESSION_COOKIE = "opsloop_session"
+CSRF_COOKIE = "opsloop_csrf"
+CSRF_HEADER = "X-Opsloop-CSRF"
 
 
 def needed_role(method: str, path: str) -> Role:
@@ -34,11 +43,27 @@ async def token_of(request: Request) -> Token | None:
         return None
     header = request.headers.get("authorization", "")
     presented = header[7:].strip() if header[:7].lower() == "bearer " else None
+    if not header and SESSION_COOKIE in request.cookies:
+        presented = request.cookies[SESSION_COOKIE]
+        if request.method not in READ_METHODS:
+            check_csrf(request)
     token = auth.cached(presented) if presented else None
     if token is None:
         token = await run_in_threadpool(auth.verify, presented)
     request.state.token = token
     return token
+
+
+def check_csrf(request: Request) -> None:
+    """A write sent with the session cookie must carry the page's CSRF value in a header."""
+    expected = request.cookies.get(CSRF_COOKIE)
+    sent = request.headers.get(CSRF_HEADER)
+    if not expected or not sent or not secrets.compare_digest(expected, sent):
+        raise Forbidden(
+            f"a write with the session cookie needs the {CSRF_HEADER} header (the page sends "
+            "it; reload the page)",
+            field=CSRF_HEADER,
+        )
 
 
 async def authorize(request: Request) -> None:

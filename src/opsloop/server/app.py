@@ -109,6 +109,11 @@ def create_app(
         ):
             app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(authorize)])
 
+    if serve_only is None and not embedded:  # people look at a server, not a client
+        from opsloop.server import ui
+
+        ui.install(app)
+
     @app.get("/healthz", tags=["health"])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}

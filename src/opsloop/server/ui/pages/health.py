@@ -1,0 +1,64 @@
+"""An endpoint's health in a few figures: traffic, latency and accuracy from its monitor's
+newest window (or this process's counters when it has no monitor), and its open alerts."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from opsloop.domain.alerts import Alert
+from opsloop.domain.deployments import Endpoint
+from opsloop.domain.errors import NotFound
+from opsloop.services.platform import Platform
+
+HOUR_S = 3600.0
+SHOWN = (
+    "service.requests",
+    "service.latency_p99_ms",
+    "service.error_rate",
+    "performance.accuracy",
+    "performance.label_coverage",
+    "performance.uncertain",
+    "estimated.accuracy",
+    "drift.share_drifted",
+)
+
+
+@dataclass(frozen=True)
+class Health:
+    endpoint: Endpoint
+    monitored: bool
+    window: str | None  # the newest computed window, when there is a monitor
+    figures: dict[str, float | None]
+    requests_last_hour: int | None  # this process's own count, without a monitor
+    alerts: list[Alert]
+
+    @property
+    def state(self) -> str:
+        """The worst open alert's severity (critical, warning, info); ok without one."""
+        severities = {alert.severity.value for alert in self.alerts}
+        for level in ("critical", "warning", "info"):
+            if level in severities:
+                return level
+        return "ok"
+
+
+def health_of(platform: Platform, endpoint: Endpoint) -> Health:
+    figures: dict[str, float | None] = {}
+    window = None
+    monitored = True
+    try:
+        newest = platform.monitoring.values(endpoint.name, limit=1)
+    except NotFound:
+        monitored, newest = False, []
+    for value in newest:
+        if value.metric in SHOWN:
+            figures[value.metric] = value.value
+        window = f"{value.window_start:%Y-%m-%d %H:%M} → {value.window_end:%H:%M} UTC"
+    requests = None
+    if not monitored:
+        now = time.time()
+        counted = platform.counters.window(endpoint.name, now - HOUR_S, now)
+        requests = None if counted is None else counted[0]
+    firing = platform.alerts.list_alerts(endpoint=endpoint.name, state="firing")
+    return Health(endpoint, monitored, window, figures, requests, firing)

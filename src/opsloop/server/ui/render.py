@@ -1,0 +1,75 @@
+"""Templates (Jinja2, autoescaped) and the answer a page gives: HTML with the time the server
+spent on it in a ``Server-Timing`` header, which the page-speed test reads."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from opsloop import __version__
+from opsloop.server.access import CSRF_COOKIE
+from opsloop.server.ui.viewer import Viewer
+
+# The pages in the navigation, in order: (path, title).
+NAVIGATION = (
+    ("/", "Overview"),
+    ("/ui/endpoints", "Endpoints"),
+)
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("opsloop.server.ui", "templates"),
+        autoescape=select_autoescape(default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = when
+    env.filters["number"] = number
+    return env
+
+
+def render(
+    request: Request, template: str, viewer: Viewer, started: float, **context: Any
+) -> HTMLResponse:
+    """``template`` filled with ``context``; ``started`` is ``time.perf_counter()`` when the
+    page began its work."""
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            viewer=viewer,
+            navigation=NAVIGATION,
+            path=request.url.path,
+            csrf=request.cookies.get(CSRF_COOKIE, ""),
+            version=__version__,
+            **context,
+        )
+    )
+    spent_ms = (time.perf_counter() - started) * 1000
+    return HTMLResponse(html, headers={"Server-Timing": f"render;dur={spent_ms:.1f}"})
+
+
+def when(moment: datetime | float | None) -> str:
+    """A time as UTC, to the second."""
+    if moment is None:
+        return "—"
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def number(value: float | int | None, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.{digits}g}"

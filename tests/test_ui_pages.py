@@ -1,0 +1,118 @@
+"""The web UI's pages without a browser: login and its cookies, the CSRF rule for writes made
+with the session cookie, redirects that stay on this server, errors shown as pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from opsloop.domain.entities import Actor
+from opsloop.domain.settings import Settings
+from opsloop.server.app import create_app
+
+from ._asgi import SyncASGITransport
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
+    app = create_app(Settings.load(environ={}, home=tmp_path / "home", auth=True))
+    platform = app.state.platform
+    secrets = {
+        role: platform.auth.create(role, Actor(name="root"), name=f"{role}-1").secret
+        for role in ("viewer", "deployer")
+    }
+    transport = SyncASGITransport(app)
+    with httpx.Client(transport=transport, base_url="http://testserver") as http:
+        yield http, secrets
+    platform.close()
+
+
+def test_pages_send_who_is_not_logged_in_to_the_login_and_back(
+    browser: tuple[httpx.Client, dict[str, str]],
+) -> None:
+    http, secrets = browser
+    first = http.get("/ui/endpoints?project=mod")
+    assert first.status_code == 303
+    assert first.headers["location"] == "/login?next=/ui/endpoints%3Fproject%3Dmod"
+    logged = http.post("/login", data={"token": secrets["viewer"], "next": "/ui/endpoints"})
+    assert (logged.status_code, logged.headers["location"]) == (303, "/ui/endpoints")
+    assert {"opsloop_session", "opsloop_csrf"} <= set(http.cookies.keys())
+    set_cookie = logged.headers.get_list("set-cookie")
+    session = next(c for c in set_cookie if c.startswith("opsloop_session="))
+    assert "HttpOnly" in session and "SameSite=strict" in session
+    page = http.get("/ui/endpoints")
+    assert page.status_code == 200 and "viewer-1" in page.text
+    assert page.headers["server-timing"].startswith("render;dur=")
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil"])
+def test_a_login_only_sends_people_to_pages_of_this_server(
+    browser: tuple[httpx.Client, dict[str, str]], target: str
+) -> None:
+    http, secrets = browser
+    logged = http.post("/login", data={"token": secrets["viewer"], "next": target})
+    assert logged.headers["location"] == "/"
+
+
+def test_a_bad_token_stays_on_the_login_page_saying_why(
+    browser: tuple[httpx.Client, dict[str, str]],
+) -> None:
+    http, _ = browser
+    refused = http.post("/login", data={"token": "opl_nonsense", "next": "/"})
+    assert refused.status_code == 401
+    assert "malformed" in refused.text
+    assert "opsloop_session" not in http.cookies
+
+
+def test_a_write_with_the_session_cookie_needs_the_csrf_header(
+    browser: tuple[httpx.Client, dict[str, str]],
+) -> None:
+    http, secrets = browser
+    http.post("/login", data={"token": secrets["deployer"], "next": "/"})
+    forged = http.post("/api/v1/projects", json={"name": "forged"})
+    assert forged.status_code == 403
+    assert forged.json()["error"]["field"] == "X-Opsloop-CSRF"
+    wrong = http.post("/api/v1/projects", json={"name": "forged"}, headers={"X-Opsloop-CSRF": "no"})
+    assert wrong.status_code == 403
+    csrf = {"X-Opsloop-CSRF": http.cookies["opsloop_csrf"]}
+    made = http.post("/api/v1/projects", json={"name": "real"}, headers=csrf)
+    assert made.status_code == 201, made.text
+    names = [p["name"] for p in http.get("/api/v1/projects").json()]
+    assert names == ["real"]  # reads need no header; the forged writes wrote nothing
+    (event,) = http.get("/api/v1/events", params={"kind": "project.created"}).json()
+    assert event["actor"] == "deployer-1"
+
+
+def test_an_error_on_a_page_is_a_page_and_on_the_api_json(
+    browser: tuple[httpx.Client, dict[str, str]],
+) -> None:
+    http, secrets = browser
+    http.post("/login", data={"token": secrets["viewer"], "next": "/"})
+    page = http.get("/ui/endpoints/nothing")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "endpoint &#39;nothing&#39; not found" in page.text
+    api = http.get("/api/v1/endpoints/nothing")
+    assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
+
+
+def test_logging_out_forgets_the_session(browser: tuple[httpx.Client, dict[str, str]]) -> None:
+    http, secrets = browser
+    http.post("/login", data={"token": secrets["viewer"], "next": "/"})
+    csrf = {"X-Opsloop-CSRF": http.cookies["opsloop_csrf"]}
+    out = http.post("/logout", headers=csrf)
+    assert (out.status_code, out.headers["location"]) == (303, "/login")
+    assert http.get("/").status_code == 303
+
+
+def test_with_auth_off_pages_need_no_login(tmp_path: Path) -> None:
+    app = create_app(Settings.load(environ={}, home=tmp_path / "home", actor="local"))
+    with httpx.Client(transport=SyncASGITransport(app), base_url="http://testserver") as http:
+        page = http.get("/")
+        assert page.status_code == 200 and "admin (auth off)" in page.text
+        assert http.get("/login").headers["location"] == "/"
+        assert http.get("/ui/static/vendor/uPlot.iife.min.js").status_code == 200
+    app.state.platform.close()
