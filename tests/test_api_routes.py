@@ -469,6 +469,15 @@ API_ROUTES = {
     ("get", "/alerts"),
     ("get", "/alerts/{alert_id}"),
     ("post", "/alerts/{alert_id}/resolve"),
+    ("put", "/endpoints/{name}/review/policy"),
+    ("get", "/endpoints/{name}/review/policy"),
+    ("get", "/endpoints/{name}/review/items"),
+    ("get", "/endpoints/{name}/review/items/{item_id}"),
+    ("post", "/endpoints/{name}/review/claim"),
+    ("post", "/endpoints/{name}/review/items/{item_id}/decision"),
+    ("post", "/endpoints/{name}/review/items/{item_id}/skip"),
+    ("get", "/endpoints/{name}/review/stats"),
+    ("post", "/endpoints/{name}/review/route"),
 }
 DATA_PLANE = {
     ("post", "/endpoints/{name}/predict"),

@@ -308,6 +308,7 @@ def test_help_lists_every_command_group() -> None:
         "pipeline",
         "monitor",
         "alerts",
+        "review",
     }
 
 
@@ -373,6 +374,16 @@ def test_the_command_tree_is_the_expected_one() -> None:
         "alerts list",
         "alerts show",
         "alerts resolve",
+        "review",
+        "review policy",
+        "review policy set",
+        "review policy show",
+        "review list",
+        "review next",
+        "review decide",
+        "review skip",
+        "review stats",
+        "review route",
     }
 
 

@@ -16,6 +16,7 @@ from opsloop.cli import (
     monitoring,
     pipelines,
     predictions,
+    review,
     runs,
     tokens,
 )
@@ -40,6 +41,7 @@ app.add_typer(evaluations.app, name="evaluations")
 app.add_typer(pipelines.app, name="pipeline")
 app.add_typer(monitoring.app, name="monitor")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(review.app, name="review")
 app.command()(evaluations.evaluate)
 app.command()(endpoints.deploy)
 app.command()(endpoints.promote)

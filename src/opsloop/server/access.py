@@ -22,13 +22,23 @@ CSRF_COOKIE = "opsloop_csrf"
 CSRF_HEADER = "X-Opsloop-CSRF"
 
 
+REVIEWER_ROUTES = frozenset(
+    API_PREFIX + path
+    for path in (
+        "/endpoints/{name}/review/claim",
+        "/endpoints/{name}/review/items/{item_id}/decision",
+        "/endpoints/{name}/review/items/{item_id}/skip",
+    )
+)
+
+
 def needed_role(method: str, path: str) -> Role:
     """The role a route needs; ``path`` is the route's template."""
     if path.startswith(API_PREFIX + "/tokens"):
         return Role.ADMIN
     if path.endswith("/predict"):
         return Role.VIEWER
-    if path.endswith("/feedback"):
+    if path.endswith("/feedback") or path in REVIEWER_ROUTES:
         return Role.REVIEWER
     if method in READ_METHODS:
         return Role.VIEWER

@@ -24,6 +24,7 @@ from opsloop.server.routes import (
     monitoring,
     pipelines,
     projects,
+    review,
     runs,
     serving,
     tokens,
@@ -104,6 +105,7 @@ def create_app(
             endpoints,
             monitoring,
             alerts,
+            review,
             pipelines,
             tokens,
         ):
@@ -128,6 +130,7 @@ def _scheduler(platform: Platform) -> Scheduler:
         [
             Task("monitors", platform.monitoring.run_due),
             Task("pipeline-triggers", platform.pipelines.run_due_triggers),
+            Task("review-routing", platform.review.route),
         ],
         tick_s=platform.settings.scheduler_tick_s,
         lease_s=max(30.0, 10 * platform.settings.scheduler_tick_s),

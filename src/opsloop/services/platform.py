@@ -18,6 +18,7 @@ from opsloop.services.monitoring import MonitorService
 from opsloop.services.pipelines.service import PipelineService
 from opsloop.services.projects import ProjectService
 from opsloop.services.registry import RegistryService
+from opsloop.services.review import ReviewService
 from opsloop.services.serving.counters import RequestCounters
 from opsloop.services.tracking import TrackingService
 from opsloop.store.artifacts import ArtifactStore
@@ -47,6 +48,7 @@ class Platform:
     counters: RequestCounters
     alerts: AlertService
     monitoring: MonitorService
+    review: ReviewService
     serving: ServingHost | None = None  # the first app's host, shared by embedded clients
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -64,6 +66,7 @@ class Platform:
         pipelines = PipelineService(db, artifacts, predictions, settings)
         counters = RequestCounters()
         alerts = AlertService(db, deployments, start_pipeline=pipelines.start)
+        feedback = FeedbackService(db, deployments, predictions)
         opened = cls(
             settings=settings,
             db=db,
@@ -75,7 +78,8 @@ class Platform:
             events=EventService(db),
             deployments=deployments,
             predictions=predictions,
-            feedback=FeedbackService(db, deployments, predictions),
+            feedback=feedback,
+            review=ReviewService(db, deployments, registry, feedback, predictions),
             auth=AuthService(db, enabled=settings.auth),
             evaluations=EvaluationService(db, registry, datasets, deployments),
             pipelines=pipelines,
