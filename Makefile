@@ -63,4 +63,4 @@ bench-serving: $(VENV)/.test-installed wrk
 	$(BIN)/python benchmarks/serving.py
 
 clean:
-	rm -rf $(VENV) .bench-venvs .opsloop .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .bench-venvs .opsloop .pytest_cache .mypy_cache .ruff_cache .hypothesis test-output

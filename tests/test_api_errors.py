@@ -262,6 +262,19 @@ BIG = "x" * 6001
         ("POST", "/runs", {"project": "p", "id": "A" * 32}, "id"),
         ("POST", "/runs", {"project": "p", "start_time": "2999-01-01T00:00:00Z"}, "start_time"),
         ("POST", "/runs", {"project": "p", "start_time": "soon"}, "start_time"),
+        # times that read as year 0 or 10000 in UTC: once stored they could not be read back
+        (
+            "POST",
+            "/runs",
+            {"project": "p", "start_time": "0001-01-01T00:00:00+14:00"},
+            "start_time",
+        ),
+        (
+            "POST",
+            "/tokens",
+            {"role": "viewer", "expires_at": "9999-12-31T23:59:59-14:00"},
+            "expires_at",
+        ),
         # unknown fields (extra=forbid)
         ("POST", "/projects", {"name": "q", "colour": "red"}, "colour"),
         ("POST", "/runs", {"project": "p", "metricz": {}}, "metricz"),
@@ -431,6 +444,8 @@ def test_malformed_searches_are_422_naming_the_parameter(
         ("/events?limit=0", "limit"),
         ("/events?after_id=-1", "after_id"),
         ("/events?since=yesterday", "since"),
+        ("/events?since=0001-01-01T00:00:00%2B14:00", "since"),
+        ("/events?until=9999-12-31T23:59:59-14:00", "until"),
         ("/projects/p/models/m/aliases/champion/history?limit=0", "limit"),
     ],
 )
@@ -489,6 +504,9 @@ def test_no_write_route_answers_garbage_with_a_server_error(
         (f"/api/v1/projects/p/datasets/d/versions/{2**70}", "version"),
         ("/api/v1/projects/p/datasets/d/versions/\u00b2", "version"),
         (f"/api/v1/projects/p/runs?offset={2**70}", "offset"),
+        (f"/api/v1/evaluations/{2**70}", "evaluation_id"),
+        (f"/api/v1/evaluations/{2**31}", "evaluation_id"),
+        ("/api/v1/evaluations/0", "evaluation_id"),
     ],
 )
 def test_out_of_range_numbers_in_urls_are_422(api: httpx.Client, path: str, field: str) -> None:

@@ -85,6 +85,13 @@ def test_api_errors_name_the_field(world: World) -> None:
     with pytest.raises(InvalidInput) as caught:
         client._json("GET", "/endpoints/moderation/monitor/values", params={"limit": 0})
     assert caught.value.field == "limit"
+    year_zero = "0001-01-01T00:00:00+14:00"  # year 0 once read in UTC
+    with pytest.raises(InvalidInput) as caught:
+        client._json("POST", "/endpoints/moderation/monitor/run", json={"since": year_zero})
+    assert caught.value.field == "since"
+    with pytest.raises(InvalidInput) as caught:
+        client._json("GET", "/endpoints/moderation/monitor/values", params={"since": year_zero})
+    assert caught.value.field == "since"
 
 
 def test_the_sdk_functions(world: World, tmp_path: Path) -> None:

@@ -79,6 +79,18 @@ def test_a_baseline_reads_iso_text_and_yaml_timestamps_as_utc() -> None:
             "window: 1h\nbaseline:\n  since: yesterday\n  until: 2026-05-01",
             "monitor key 'baseline.since' (line 3): must be a time",
         ),
+        (  # a moment in year 0 once read in UTC
+            "window: 1h\nbaseline:\n  since: 0001-01-01T00:00:00+14:00\n  until: 2026-05-01",
+            "monitor key 'baseline.since' (line 3): must be a time from year 1 to 9999 in UTC",
+        ),
+        (
+            "window: 1h\nbaseline:\n  since: 2026-05-01\n  until: 9999-12-31T23:59:59.999999",
+            "monitor key 'baseline.until' (line 4): must be a time from year 1 to 9999 in UTC",
+        ),
+        (
+            "window: 1h\nbaseline:\n  since: 100000000000000000000\n  until: 2026-05-01",
+            "monitor key 'baseline.since' (line 3): must be a time from year 1 to 9999 in UTC",
+        ),
         ("window: 1h\nfeatures: [a, b, a]", "monitor key 'features' (line 2): 'a' is listed twice"),
         ("window: 1h\nfeatures: a", "monitor key 'features' (line 2): must be a non-empty list"),
         (

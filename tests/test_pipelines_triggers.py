@@ -243,6 +243,7 @@ def test_triggers_are_listed_and_removed_with_events(platform: Platform) -> None
         ("weekly", {"cron": "* * * * *"}, {}, "kind"),
         ("schedule", {"cron": "every minute"}, {}, "spec.cron"),
         ("schedule", {"cron": "61 * * * *"}, {}, "spec.cron"),
+        ("schedule", {"cron": "0 0 31 2 *"}, {}, "spec.cron"),  # never comes due
         ("schedule", {"cron": "* * * * *", "tz": "UTC"}, {}, "spec"),
         ("labels", {"endpoint": "moderation", "count": 0}, {}, "spec.count"),
         ("labels", {"endpoint": "../x", "count": 5}, {}, "spec.endpoint"),

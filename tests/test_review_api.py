@@ -148,6 +148,9 @@ def test_unknown_items_are_404_and_bad_paths_422(secured: Secured) -> None:
         headers={"Authorization": f"Bearer {secured.secrets['vic']}"},
     )
     assert error(elsewhere, 404, "not_found")["field"] == "endpoint"
+    year_zero = {"since": "0001-01-01T00:00:00+14:00"}  # before year 1 in UTC: never storable
+    stats = secured.call("vic", "GET", "/stats", params=year_zero)
+    assert error(stats, 422, "invalid")["field"] == "since"
 
 
 def test_deployers_set_the_policy_and_route(secured: Secured) -> None:

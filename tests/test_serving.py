@@ -103,6 +103,9 @@ def test_callers_ids_come_back_and_key_the_log(served: Any) -> None:
         ({"inputs": [[1.0, 2, 0.0]] * 2, "ids": ["a", "a"]}, "ids", "must not repeat"),
         ({"inputs": [[1.0, 2, 0.0]], "ids": [""]}, "ids[0]", "non-empty text"),
         ({"inputs": [[1.0, 2, 0.0]], "key": 7}, "key", "key must be text"),
+        # a long is 64 bits: a larger whole number could be scored but never logged
+        ({"inputs": [[1.0, 2**63, 0.0]]}, "inputs[0].exclaim", "from -2**63 to 2**63 - 1"),
+        ({"inputs": [[1.0, 1e30, 0.0]]}, "inputs[0].exclaim", "from -2**63 to 2**63 - 1"),
     ],
 )
 def test_bad_inputs_get_422_naming_row_field_and_rule(
@@ -121,6 +124,18 @@ def test_a_body_that_is_not_json_is_a_422(served: Any) -> None:
     with pytest.raises(InvalidInput) as caught:
         client.request("POST", "/endpoints/moderation/predict", content=b"{nope", api=False)
     assert caught.value.field == "body"
+
+
+@pytest.mark.parametrize(
+    "query", [{"since": "0001-01-01T00:00:00+14:00"}, {"until": "9999-12-31T23:59:59-14:00"}]
+)
+def test_an_export_from_beyond_the_years_1_to_9999_is_a_422(
+    served: Any, query: dict[str, str]
+) -> None:
+    client, _, _ = served
+    with pytest.raises(InvalidInput) as caught:
+        client.export_predictions("moderation", **query)
+    assert caught.value.field == next(iter(query))
 
 
 def test_unknown_endpoints_are_404(served: Any) -> None:

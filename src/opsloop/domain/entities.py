@@ -5,11 +5,11 @@ Times are UTC ``datetime``s; metric timestamps are epoch milliseconds (they come
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 class Entity(BaseModel):
@@ -90,6 +90,22 @@ class Run(Entity):
 
 
 Whole64 = Annotated[int, Field(ge=0, lt=2**63)]
+
+
+def storable(moment: datetime) -> datetime:
+    """``moment``, if it can be stored: times are kept as epoch seconds and read back in UTC
+    (naive means UTC), so one whose UTC reading falls outside the years 1 to 9999 could be
+    written but never read. Raises ValueError otherwise."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    try:
+        datetime.fromtimestamp(aware.timestamp(), UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError("must be a time from year 1 to 9999 in UTC") from None
+    return moment
+
+
+# What a request may give as a time (a body field or a query parameter).
+Moment = Annotated[datetime, AfterValidator(storable)]
 
 
 class MetricSeries(BaseModel):

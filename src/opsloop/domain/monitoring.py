@@ -34,7 +34,7 @@ from pydantic import Field
 
 from opsloop.domain import _yaml
 from opsloop.domain.alerts import shown_url
-from opsloop.domain.entities import Entity
+from opsloop.domain.entities import Entity, storable
 from opsloop.domain.errors import InvalidInput
 from opsloop.domain.names import parse_dataset_ref
 
@@ -260,7 +260,12 @@ def _moment(value: Any, key: str) -> datetime:
     elif isinstance(value, date):
         moment = datetime(value.year, value.month, value.day)
     elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        moment = datetime.fromtimestamp(float(value), UTC)
+        try:
+            moment = datetime.fromtimestamp(float(value), UTC)
+        except (OverflowError, OSError, ValueError):
+            raise _BadKey(
+                ("baseline", key), f"must be a time from year 1 to 9999 in UTC, got {value!r}"
+            ) from None
     elif isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -270,6 +275,10 @@ def _moment(value: Any, key: str) -> datetime:
         raise _BadKey(
             ("baseline", key), f"must be a time (ISO 8601 or epoch seconds), got {value!r}"
         )
+    try:
+        storable(moment)
+    except ValueError as exc:
+        raise _BadKey(("baseline", key), f"{exc}, got {value!r}") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 

@@ -200,7 +200,7 @@ def check_trigger(kind: Any, spec: Any) -> tuple[TriggerKind, dict[str, Any]]:
 
 def check_cron(text: Any) -> str:
     """Five-field cron syntax (minute hour day month weekday), read in UTC."""
-    from croniter import croniter
+    from croniter import CroniterBadDateError, croniter
 
     if not isinstance(text, str) or len(text.split()) != 5 or not croniter.is_valid(text):
         raise InvalidInput(
@@ -208,6 +208,10 @@ def check_cron(text: Any) -> str:
             "(e.g. '*/5 * * * *')",
             field="spec.cron",
         )
+    try:  # a date that never comes (the 31st of February): the search for it gives up
+        next_cron_time(text, 0.0)
+    except CroniterBadDateError:
+        raise InvalidInput(f"cron {text!r} never comes due", field="spec.cron") from None
     return " ".join(text.split())
 
 

@@ -115,14 +115,29 @@ def json_reply(entity: BaseModel, status_code: int = 200) -> Response:
 
 
 def body_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """OpenAPI for a route that reads its body through ``parse_body``."""
+    """OpenAPI for a route that reads its body through ``parse_body``.
+
+    Nested models are written out in place: FastAPI lists as components only the models its
+    own parameters and responses use, so a reference from here could point at nothing."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
     return {
         "requestBody": {
             "required": True,
-            "content": {
-                "application/json": {
-                    "schema": model.model_json_schema(ref_template="#/components/schemas/{model}")
-                }
-            },
+            "content": {"application/json": {"schema": _inlined(schema, definitions)}},
         }
     }
+
+
+def _inlined(node: Any, definitions: dict[str, Any]) -> Any:
+    """``node`` with each ``$ref`` to ``definitions`` replaced by the definition (the request
+    bodies hold no recursive models)."""
+    if isinstance(node, list):
+        return [_inlined(item, definitions) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        target = _inlined(definitions[ref.removeprefix("#/$defs/")], definitions)
+        return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return {key: _inlined(value, definitions) for key, value in node.items()}

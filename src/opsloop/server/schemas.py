@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 
-from opsloop.domain.entities import MetricSeries, RunStatus, Signature
+from opsloop.domain.entities import MetricSeries, Moment, RunStatus, Signature
 
 
 def _scalar(value: Any) -> str | int | float | bool:
@@ -41,7 +40,7 @@ class RunCreate(Body):
     name: str | None = None
     id: str | None = Field(default=None, description="32 hex digits; made by the server if absent")
     parent_id: str | None = None
-    start_time: datetime | None = None
+    start_time: Moment | None = None
     params: dict[str, Scalar] = {}
     tags: dict[str, Scalar] = {}
     metrics: dict[str, MetricSeries] = {}
@@ -167,7 +166,7 @@ class TokenCreate(Body):
     role: str = Field(description="viewer, reviewer, deployer or admin")
     name: str | None = None
     endpoint: str | None = Field(default=None, description="limit the token to one endpoint")
-    expires_at: datetime | None = None
+    expires_at: Moment | None = None
 
 
 class EvaluateRequest(Body):

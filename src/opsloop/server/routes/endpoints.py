@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
 from opsloop.domain.deployments import Deployment, Endpoint
+from opsloop.domain.entities import Moment
 from opsloop.domain.names import parse_model_ref
 from opsloop.server.deps import Ctx
 from opsloop.server.schemas import DeployRequest, PromoteRequest, RollbackRequest
@@ -73,8 +73,8 @@ async def rollback(name: str, body: RollbackRequest, ctx: Ctx) -> Deployment:
 async def export_predictions(
     name: str,
     ctx: Ctx,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     role: Literal["primary", "canary", "shadow"] | None = None,
     format: Literal["parquet", "csv", "jsonl"] = "parquet",
     inputs: bool = True,

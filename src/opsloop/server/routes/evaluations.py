@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 
 from opsloop.domain.evaluation import Evaluation
 from opsloop.domain.names import parse_dataset_ref, pinned
@@ -9,6 +11,8 @@ from opsloop.server.schemas import EvaluateRequest
 
 router = APIRouter(tags=["evaluations"])
 VERSION_PATH = "/projects/{project}/models/{model}/versions/{version}/evaluations"
+# The ids' column is a 32-bit integer on PostgreSQL; a larger number names nothing.
+EvaluationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.post(VERSION_PATH, status_code=201)
@@ -35,5 +39,5 @@ async def list_evaluations(project: str, model: str, version: str, ctx: Ctx) -> 
 
 
 @router.get("/evaluations/{evaluation_id}")
-async def get_evaluation(evaluation_id: int, ctx: Ctx) -> Evaluation:
+async def get_evaluation(evaluation_id: EvaluationId, ctx: Ctx) -> Evaluation:
     return await ctx.call(ctx.platform.evaluations.get, evaluation_id)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from pydantic import Field, TypeAdapter
 
+from opsloop.domain.entities import Moment
 from opsloop.domain.monitoring import Monitor, MonitorValue, WindowResult
 from opsloop.server.deps import Ctx, json_reply
 from opsloop.server.schemas import Body
@@ -22,10 +22,10 @@ class MonitorConfigBody(Body):
 
 
 class MonitorRunBody(Body):
-    until: datetime | None = Field(
+    until: Moment | None = Field(
         default=None, description="compute windows closed by then (default and at most: now)"
     )
-    since: datetime | None = Field(
+    since: Moment | None = Field(
         default=None, description="compute again from the window holding this time"
     )
 
@@ -59,7 +59,7 @@ async def monitor_values(
     ctx: Ctx,
     metric: str | None = None,
     prefix: str | None = None,
-    since: datetime | None = None,
+    since: Moment | None = None,
     limit: Annotated[int | None, Query(ge=1, le=100_000, description="the last N windows")] = None,
 ) -> Response:
     """Stored values, oldest window first (the time series the UI and ``monitor show`` draw)."""

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from opsloop.domain.entities import Event, Experiment, Project
+from opsloop.domain.entities import Event, Experiment, Moment, Project
 from opsloop.server.deps import Ctx
 from opsloop.server.schemas import ProjectCreate
 
@@ -38,8 +37,8 @@ async def list_events(
     project: str | None = None,
     subject: str | None = None,
     kind: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     after_id: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[Event]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import Field, TypeAdapter
 
+from opsloop.domain.entities import Moment
 from opsloop.domain.review import ReviewClaim, ReviewItem, ReviewPolicy, ReviewStats, RoutingPass
 from opsloop.server.deps import Context, Ctx, json_reply
 from opsloop.server.schemas import Body, Scalar
@@ -97,7 +97,7 @@ async def skip(name: str, item_id: ItemId, ctx: Ctx) -> Response:
 
 
 @router.get("/endpoints/{name}/review/stats", response_model=ReviewStats)
-async def stats(name: str, ctx: Ctx, since: datetime | None = None) -> Response:
+async def stats(name: str, ctx: Ctx, since: Moment | None = None) -> Response:
     """Backlog, waiting and handling times, agreement, errors caught (since the policy was
     set, or ``since``)."""
     return json_reply(await ctx.call(_review(ctx).stats, name, since))

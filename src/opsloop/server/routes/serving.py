@@ -49,7 +49,11 @@ def router_for(host: ServingHost, counters: RequestCounters) -> APIRouter:
         counters.record(name, 200, perf_counter() - started, len(payload["inputs"]))
         return Response(body, media_type="application/json")
 
-    @router.post("/endpoints/{name}/feedback", response_model=FeedbackReceipt)
+    @router.post(
+        "/endpoints/{name}/feedback",
+        response_model=FeedbackReceipt,
+        openapi_extra=body_schema(FeedbackRequest),
+    )
     async def feedback(name: str, request: Request, ctx: Ctx) -> Response:
         """Labels for logged predictions, by request id; unknown ids come back, not stored."""
         started = perf_counter()

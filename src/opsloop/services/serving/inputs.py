@@ -15,6 +15,7 @@ from opsloop.domain.errors import InvalidInput
 Check = Callable[[Any], Any]
 NUMERIC_TYPES = ("double", "float", "long", "integer", "int")
 MAX_TEXT = 100_000
+LONG_RANGE = range(-(2**63), 2**63)  # a long is 64 bits: the model's arrays and the log hold that
 
 
 def _double(value: Any) -> Any:
@@ -24,10 +25,12 @@ def _double(value: Any) -> Any:
 
 
 def _long(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value not in LONG_RANGE:
+            raise ValueError("must be a whole number from -2**63 to 2**63 - 1")
+        return value
     raise ValueError("must be a whole number")
 
 
