@@ -77,20 +77,20 @@ def label(platform: Platform, endpoint: str, ids: list[str]) -> None:
 
 
 def test_a_schedule_fires_once_per_due_time(platform: Platform) -> None:
-    service = platform.pipelines
-    trigger = service.create_trigger(
+    service = platform.triggers
+    trigger = service.create(
         "t_triggered", "schedule", {"cron": "*/5  * * * *"}, {"reason": "cron"}, ACTOR
     )
     assert trigger.spec == {"cron": "*/5 * * * *"}
     due = trigger.state["next"]
     assert due % FIVE_MINUTES == 0
-    assert service.run_due_triggers(due - 1) == []
-    (first,) = service.run_due_triggers(due)
-    assert service.run_due_triggers(due) == []  # the same due time again: nothing
-    assert service.run_due_triggers(due + 60) == []
+    assert service.run_due(due - 1) == []
+    (first,) = service.run_due(due)
+    assert service.run_due(due) == []  # the same due time again: nothing
+    assert service.run_due(due + 60) == []
     # Three due times passed with no scheduler running: one run, not three.
-    (second,) = service.run_due_triggers(due + 3 * FIVE_MINUTES + 10)
-    assert service.run_due_triggers(due + 3 * FIVE_MINUTES + 20) == []
+    (second,) = service.run_due(due + 3 * FIVE_MINUTES + 10)
+    assert service.run_due(due + 3 * FIVE_MINUTES + 20) == []
     first, second = finished(platform, [first, second])
     assert [r.status for r in (first, second)] == [PipelineStatus.SUCCEEDED] * 2
     assert (first.trigger.value, first.actor, first.params) == (
@@ -105,7 +105,7 @@ def test_a_schedule_fires_once_per_due_time(platform: Platform) -> None:
         "due": due,
     }
     assert second.trigger_detail["due"] == due + FIVE_MINUTES
-    (stored,) = service.list_triggers("t_triggered")
+    (stored,) = service.list("t_triggered")
     assert stored.state["next"] == due + 4 * FIVE_MINUTES
     assert HEARD == ["cron", "cron"]
 
@@ -113,7 +113,7 @@ def test_a_schedule_fires_once_per_due_time(platform: Platform) -> None:
 def test_two_schedulers_at_the_same_due_time_start_one_run(settings: Settings) -> None:
     platforms = [Platform.open(settings) for _ in range(2)]
     try:
-        trigger = platforms[0].pipelines.create_trigger(
+        trigger = platforms[0].triggers.create(
             "t_triggered", "schedule", {"cron": "0 * * * *"}, {}, ACTOR
         )
         due = trigger.state["next"]
@@ -122,7 +122,7 @@ def test_two_schedulers_at_the_same_due_time_start_one_run(settings: Settings) -
 
         def tick(platform: Platform) -> None:
             barrier.wait()
-            started.extend(platform.pipelines.run_due_triggers(due))
+            started.extend(platform.triggers.run_due(due))
 
         threads = [threading.Thread(target=tick, args=(p,)) for p in platforms]
         for thread in threads:
@@ -140,21 +140,21 @@ def test_two_schedulers_at_the_same_due_time_start_one_run(settings: Settings) -
 def test_labels_start_a_run_after_n_newly_labelled_predictions(platform: Platform) -> None:
     ids = serving_endpoint(platform, "moderation", predictions=10)
     label(platform, "moderation", ids[:1])  # labelled before the trigger: not new
-    service = platform.pipelines
-    trigger = service.create_trigger(
+    service = platform.triggers
+    trigger = service.create(
         "t_triggered", "labels", {"endpoint": "moderation", "count": 3}, {"reason": "labels"}, ACTOR
     )
     assert trigger.state["labelled"] == 1
-    assert service.run_due_triggers() == []
+    assert service.run_due() == []
     label(platform, "moderation", ids[1:3])
-    assert service.run_due_triggers() == []  # 2 new: not yet
+    assert service.run_due() == []  # 2 new: not yet
     label(platform, "moderation", ids[1:3])  # labelled again: no new prediction labelled
-    assert service.run_due_triggers() == []
+    assert service.run_due() == []
     label(platform, "moderation", ids[3:4])
-    (run,) = service.run_due_triggers()
-    assert service.run_due_triggers() == []
+    (run,) = service.run_due()
+    assert service.run_due() == []
     label(platform, "moderation", ids[4:7])
-    (again,) = service.run_due_triggers()
+    (again,) = service.run_due()
     run, again = finished(platform, [run, again])
     assert run.trigger.value == "data"
     assert run.trigger_detail == {
@@ -170,15 +170,15 @@ def test_labels_start_a_run_after_n_newly_labelled_predictions(platform: Platfor
 
 def test_a_new_dataset_version_starts_a_run(platform: Platform) -> None:
     add_dataset_version(platform, 3)
-    service = platform.pipelines
-    trigger = service.create_trigger(
+    service = platform.triggers
+    trigger = service.create(
         "t_triggered", "dataset", {"dataset": "tests/posts"}, {"reason": "data"}, ACTOR
     )
     assert trigger.state == {"version": 1}
-    assert service.run_due_triggers() == []
+    assert service.run_due() == []
     add_dataset_version(platform, 4)
-    (run,) = service.run_due_triggers()
-    assert service.run_due_triggers() == []
+    (run,) = service.run_due()
+    assert service.run_due() == []
     (run,) = finished(platform, [run])
     assert (run.trigger.value, run.status) == ("data", PipelineStatus.SUCCEEDED)
     assert run.trigger_detail == {
@@ -190,11 +190,11 @@ def test_a_new_dataset_version_starts_a_run(platform: Platform) -> None:
 
 
 def test_a_dataset_not_made_yet_fires_on_its_first_version(platform: Platform) -> None:
-    service = platform.pipelines
-    service.create_trigger("t_triggered", "dataset", {"dataset": "tests/posts"}, {}, ACTOR)
-    assert service.run_due_triggers() == []
+    service = platform.triggers
+    service.create("t_triggered", "dataset", {"dataset": "tests/posts"}, {}, ACTOR)
+    assert service.run_due() == []
     add_dataset_version(platform, 2)
-    finished(platform, service.run_due_triggers())
+    finished(platform, service.run_due())
     assert HEARD == ["none"]
 
 
@@ -215,19 +215,19 @@ def test_an_alert_starts_a_run_that_says_so(platform: Platform) -> None:
 
 
 def test_triggers_are_listed_and_removed_with_events(platform: Platform) -> None:
-    service = platform.pipelines
-    daily = service.create_trigger("t_triggered", "schedule", {"cron": "0 3 * * *"}, {}, ACTOR)
-    data = service.create_trigger("t_triggered", "dataset", {"dataset": "tests/posts"}, {}, ACTOR)
-    assert [t.id for t in service.list_triggers()] == [daily.id, data.id]
-    assert [t.kind for t in service.list_triggers("t_triggered")] == [
+    service = platform.triggers
+    daily = service.create("t_triggered", "schedule", {"cron": "0 3 * * *"}, {}, ACTOR)
+    data = service.create("t_triggered", "dataset", {"dataset": "tests/posts"}, {}, ACTOR)
+    assert [t.id for t in service.list()] == [daily.id, data.id]
+    assert [t.kind for t in service.list("t_triggered")] == [
         TriggerKind.SCHEDULE,
         TriggerKind.DATASET,
     ]
     assert daily.describe() == "cron 0 3 * * * (UTC)"
     with pytest.raises(NotFound):
-        service.delete_trigger("t_other", daily.id, ACTOR)
-    assert service.delete_trigger("t_triggered", daily.id, ACTOR).id == daily.id
-    assert [t.id for t in service.list_triggers()] == [data.id]
+        service.delete("t_other", daily.id, ACTOR)
+    assert service.delete("t_triggered", daily.id, ACTOR).id == daily.id
+    assert [t.id for t in service.list()] == [data.id]
     found = platform.events.query(subject="pipeline:t_triggered")
     assert [(e.kind, e.actor, e.data["trigger_id"]) for e in found] == [
         ("pipeline_trigger.created", "tester", daily.id),
@@ -256,9 +256,9 @@ def test_a_bad_trigger_is_refused_naming_the_field(
     platform: Platform, kind: str, spec: dict[str, Any], params: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(InvalidInput) as caught:
-        platform.pipelines.create_trigger("t_triggered", kind, spec, params, ACTOR)
+        platform.triggers.create("t_triggered", kind, spec, params, ACTOR)
     assert caught.value.field == field
-    assert platform.pipelines.list_triggers() == []
+    assert platform.triggers.list() == []
 
 
 def test_a_trigger_of_a_pipeline_this_process_does_not_know_is_left_to_another(
@@ -276,10 +276,8 @@ def test_a_trigger_of_a_pipeline_this_process_does_not_know_is_left_to_another(
             created_at=0.0,
             created_by="tester",
         )
-    assert platform.pipelines.run_due_triggers(1_000.0) == []
-    (kept,) = platform.pipelines.list_triggers()
+    assert platform.triggers.run_due(1_000.0) == []
+    (kept,) = platform.triggers.list()
     assert kept.state == {"next": 0.0}
     with pytest.raises(NotFound):
-        platform.pipelines.create_trigger(
-            "t_elsewhere", "schedule", {"cron": "* * * * *"}, {}, ACTOR
-        )
+        platform.triggers.create("t_elsewhere", "schedule", {"cron": "* * * * *"}, {}, ACTOR)

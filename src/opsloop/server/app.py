@@ -129,7 +129,7 @@ def _scheduler(platform: Platform) -> Scheduler:
         platform.db,
         [
             Task("monitors", platform.monitoring.run_due),
-            Task("pipeline-triggers", platform.pipelines.run_due_triggers),
+            Task("pipeline-triggers", platform.triggers.run_due),
             Task("review-routing", platform.review.route),
         ],
         tick_s=platform.settings.scheduler_tick_s,

@@ -16,6 +16,7 @@ from opsloop.services.events import EventService
 from opsloop.services.feedback import FeedbackService
 from opsloop.services.monitoring import MonitorService
 from opsloop.services.pipelines.service import PipelineService
+from opsloop.services.pipelines.trigger_service import TriggerService
 from opsloop.services.projects import ProjectService
 from opsloop.services.registry import RegistryService
 from opsloop.services.review import ReviewService
@@ -45,6 +46,7 @@ class Platform:
     auth: AuthService
     evaluations: EvaluationService
     pipelines: PipelineService
+    triggers: TriggerService
     counters: RequestCounters
     alerts: AlertService
     monitoring: MonitorService
@@ -63,7 +65,7 @@ class Platform:
         deployments = DeploymentService(db, projects, registry)
         predictions = PredictionLog(settings.predictions, fsync=settings.predictions_fsync)
         datasets = DatasetService(db, artifacts, projects)
-        pipelines = PipelineService(db, artifacts, predictions, settings)
+        pipelines = PipelineService(db, artifacts, settings)
         counters = RequestCounters()
         alerts = AlertService(db, deployments, start_pipeline=pipelines.start)
         feedback = FeedbackService(db, deployments, predictions)
@@ -83,6 +85,7 @@ class Platform:
             auth=AuthService(db, enabled=settings.auth),
             evaluations=EvaluationService(db, registry, datasets, deployments),
             pipelines=pipelines,
+            triggers=TriggerService(pipelines, predictions),
             counters=counters,
             alerts=alerts,
             monitoring=MonitorService(

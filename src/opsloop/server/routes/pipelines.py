@@ -70,7 +70,7 @@ async def get_run(run_id: str, ctx: Ctx) -> PipelineRun:
 @router.post("/pipelines/{name}/triggers", status_code=201)
 async def create_trigger(name: str, body: TriggerRequest, ctx: Ctx) -> PipelineTrigger:
     return await ctx.call(
-        ctx.platform.pipelines.create_trigger,
+        ctx.platform.triggers.create,
         name,
         body.kind,
         body.spec,
@@ -81,16 +81,16 @@ async def create_trigger(name: str, body: TriggerRequest, ctx: Ctx) -> PipelineT
 
 @router.get("/pipelines/{name}/triggers")
 async def list_pipeline_triggers(name: str, ctx: Ctx) -> list[PipelineTrigger]:
-    return await ctx.call(ctx.platform.pipelines.list_triggers, name)
+    return await ctx.call(ctx.platform.triggers.list, name)
 
 
 @router.get("/pipeline-triggers")
 async def list_triggers(ctx: Ctx) -> list[PipelineTrigger]:
-    return await ctx.call(ctx.platform.pipelines.list_triggers)
+    return await ctx.call(ctx.platform.triggers.list)
 
 
 @router.delete("/pipelines/{name}/triggers/{trigger_id}")
 async def delete_trigger(
     name: str, trigger_id: Annotated[int, Path(ge=1, lt=2**31)], ctx: Ctx
 ) -> PipelineTrigger:
-    return await ctx.call(ctx.platform.pipelines.delete_trigger, name, trigger_id, ctx.actor)
+    return await ctx.call(ctx.platform.triggers.delete, name, trigger_id, ctx.actor)

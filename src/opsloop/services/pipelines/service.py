@@ -17,16 +17,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from opsloop.domain.entities import Actor, ActorKind
-from opsloop.domain.errors import InvalidInput, NotFound, OpsloopError
+from opsloop.domain.errors import InvalidInput
 from opsloop.domain.names import check_name
 from opsloop.domain.pipelines import (
     PipelineInfo,
     PipelineRun,
     PipelineStatus,
-    PipelineTrigger,
     TriggerType,
     check_params,
-    check_trigger,
     last_line,
 )
 from opsloop.domain.settings import Settings
@@ -41,10 +39,8 @@ from opsloop.services.pipelines.executors import (
 )
 from opsloop.services.pipelines.loading import load_pipelines
 from opsloop.services.pipelines.runner import StepFailed, StepRunner
-from opsloop.services.pipelines.triggers import TriggerWatch
 from opsloop.store.artifacts import ArtifactStore
 from opsloop.store.database import Database
-from opsloop.store.prediction_log import PredictionLog
 from opsloop.store.repos import events, leases
 from opsloop.store.repos import pipelines as repo
 from opsloop.store.repos._time import at
@@ -69,7 +65,6 @@ class PipelineService:
         self,
         db: Database,
         artifacts: ArtifactStore,
-        predictions: PredictionLog,
         settings: Settings,
         registry: PipelineRegistry = REGISTRY,
     ) -> None:
@@ -77,7 +72,6 @@ class PipelineService:
         self.artifacts = artifacts
         self.settings = settings
         self.registry = registry
-        self.watch = TriggerWatch(db, predictions)
         self.leases = RunLeases(db)
         self._platform: Platform | None = None
         self._threads: dict[str, threading.Thread] = {}
@@ -116,7 +110,7 @@ class PipelineService:
     ) -> PipelineRun:
         """Queue a run and execute it on a background thread; returns the queued run."""
         pipeline, queued, chosen = self._queued(name, trigger, detail, params, actor, executor)
-        self._launch(pipeline, queued, chosen, actor)
+        self.launch(pipeline, queued, chosen, actor)
         return queued
 
     def run(
@@ -149,9 +143,9 @@ class PipelineService:
         executor: str | None,
     ) -> tuple[Pipeline, PipelineRun, Executor]:
         """The pipeline, its run as queued (row, lease, event) and the executor chosen."""
-        pipeline, chosen = self.pipeline(name), self._executor(executor)
+        pipeline, chosen = self.pipeline(name), self.executor(executor)
         with self.db.begin() as conn:
-            queued = self._queue(conn, pipeline, trigger, detail, params, actor, chosen)
+            queued = self.queue(conn, pipeline, trigger, detail, params, actor, chosen)
         return pipeline, queued, chosen
 
     def list(
@@ -168,12 +162,12 @@ class PipelineService:
         with self.db.read() as conn:
             return repo.list_runs(conn, pipeline, limit, status)
 
-    def _executor(self, executor: str | None) -> Executor:
+    def executor(self, executor: str | None) -> Executor:
         if executor is not None and not isinstance(executor, str):
             raise InvalidInput("executor must be a name", field="executor")
         return make_executor(executor or self.settings.executor)
 
-    def _queue(
+    def queue(
         self,
         conn: Connection,
         pipeline: Pipeline,
@@ -204,7 +198,7 @@ class PipelineService:
         self.leases.take(conn, values["id"])
         return PipelineRun.model_validate({**values, "created_at": at(values["created_at"])})
 
-    def _launch(
+    def launch(
         self, pipeline: Pipeline, run: PipelineRun, executor: Executor, actor: Actor
     ) -> None:
         self.leases.track(run.id)
@@ -338,138 +332,6 @@ class PipelineService:
             time=moment,
         )
         return True
-
-    # -- triggers --------------------------------------------------------------------------
-
-    def create_trigger(
-        self,
-        pipeline: str,
-        kind: str,
-        spec: dict[str, Any],
-        params: dict[str, Any] | None,
-        actor: Actor,
-    ) -> PipelineTrigger:
-        """Start a run of ``pipeline`` on a schedule, after N new labels, or on each new
-        version of a dataset. It fires on what comes after it is created."""
-        trigger_kind, checked = check_trigger(kind, spec)
-        found = self.pipeline(pipeline)
-        given = check_params(params)
-        found.bind(given)  # checked now; defaults are applied when each run starts
-        moment = current_time()
-        state = self.watch.initial_state(trigger_kind, checked, moment)
-        with self.db.begin() as conn:
-            trigger_id = repo.insert_trigger(
-                conn,
-                pipeline=found.name,
-                kind=trigger_kind.value,
-                spec=checked,
-                params=given,
-                state=state,
-                enabled=True,
-                created_at=moment,
-                created_by=actor.name,
-            )
-            events.append(
-                conn,
-                kind="pipeline_trigger.created",
-                subject=subject_of(found.name),
-                project=found.project,
-                actor=actor.name,
-                actor_kind=actor.kind,
-                data={"trigger_id": trigger_id, "kind": trigger_kind.value, "spec": checked},
-                time=moment,
-            )
-            return repo.get_trigger(conn, trigger_id)
-
-    def list_triggers(self, pipeline: str | None = None) -> builtins.list[PipelineTrigger]:
-        if pipeline is not None:
-            check_name(pipeline, "pipeline")
-        with self.db.read() as conn:
-            return repo.list_triggers(conn, pipeline)
-
-    def delete_trigger(self, pipeline: str, trigger_id: int, actor: Actor) -> PipelineTrigger:
-        check_name(pipeline, "pipeline")
-        with self.db.begin() as conn:
-            found = repo.get_trigger(conn, trigger_id, for_update=True)
-            if found.pipeline != pipeline:
-                raise NotFound(
-                    f"pipeline {pipeline!r} has no trigger {trigger_id}", field="trigger_id"
-                )
-            repo.delete_trigger(conn, trigger_id)
-            events.append(
-                conn,
-                kind="pipeline_trigger.deleted",
-                subject=subject_of(pipeline),
-                project=self._project_of(pipeline),
-                actor=actor.name,
-                actor_kind=actor.kind,
-                data={"trigger_id": trigger_id, "kind": found.kind.value, "spec": found.spec},
-            )
-        return found
-
-    def _project_of(self, pipeline: str) -> str | None:
-        """The pipeline's project, if this process knows the pipeline (for its Events)."""
-        try:
-            return self.pipeline(pipeline).project
-        except NotFound:
-            return None
-
-    def run_due_triggers(self, now: float | None = None) -> builtins.list[PipelineRun]:
-        """Start a run for every trigger that is due at ``now`` (epoch seconds; default: the
-        current time).
-
-        Safe to call from several processes at once: a trigger's new state and the run it
-        starts are written together, only if the state is still the one the decision was made
-        from, so each due time or batch of labels starts one run. Triggers of pipelines this
-        process does not know are left to one that does.
-        """
-        moment = current_time() if now is None else now
-        started: builtins.list[PipelineRun] = []
-        for trigger in self.list_triggers():
-            if not trigger.enabled:
-                continue
-            try:
-                fired = self._check(trigger, moment)
-            except OpsloopError as exc:
-                log.warning("pipeline trigger %s: %s", trigger.id, exc.headline)
-                continue
-            except Exception:
-                log.exception("pipeline trigger %s could not be checked", trigger.id)
-                continue
-            if fired is not None:
-                started.append(fired)
-        return started
-
-    def _check(self, trigger: PipelineTrigger, moment: float) -> PipelineRun | None:
-        try:
-            pipeline = self.pipeline(trigger.pipeline)
-        except NotFound:
-            return None
-        decision = self.watch.decide(trigger, moment)
-        if decision is None:
-            return None
-        executor = self._executor(None)
-        with self.db.begin() as conn:
-            try:
-                current = repo.get_trigger(conn, trigger.id, for_update=True)
-            except NotFound:
-                return None  # deleted meanwhile
-            if current.state != trigger.state or not current.enabled:
-                return None  # another scheduler acted on it first
-            repo.set_trigger_state(conn, trigger.id, decision.state)
-            if not decision.fire:
-                return None
-            queued = self._queue(
-                conn,
-                pipeline,
-                trigger.kind.trigger_type.value,
-                decision.detail,
-                trigger.params,
-                SCHEDULER,
-                executor,
-            )
-        self._launch(pipeline, queued, executor, SCHEDULER)
-        return queued
 
     # -- liveness --------------------------------------------------------------------------
 
