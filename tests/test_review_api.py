@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from opsloop.domain.auth import Role
 from opsloop.domain.entities import Actor
 from opsloop.domain.errors import Conflict, InvalidInput, NotFound
 from opsloop.domain.settings import Settings
@@ -26,18 +27,18 @@ from opsloop.sdk.review import (
     set_review_policy,
     skip_review,
 )
+from opsloop.server.access import API_PREFIX, needed_role
 from opsloop.server.app import create_app
 
 from ._asgi import SyncASGITransport
-from .test_review_wiring import (
+from ._review_world import (
     ENDPOINT,
     T0,
     Clock,
     World,
-    allow_reviewer_routes,
     make_world,
     moderation_model,
-    wire,
+    on_clock,
 )
 
 POLICY = "uncertain: {low: 0.2, high: 0.8}\nclaim_ttl: 60s\n"
@@ -57,14 +58,13 @@ class Secured:
 
 
 @pytest.fixture
-def secured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Secured]:
+def secured(tmp_path: Path) -> Iterator[Secured]:
     """An app with auth on: three routed items; tokens vic (viewer), rita and sam
     (reviewers), dee (deployer)."""
-    allow_reviewer_routes(monkeypatch)
     app = create_app(Settings.load(environ={}, home=tmp_path / "home", auth=True))
     platform = app.state.platform
     clock = Clock(T0)
-    service = wire(app, clock)
+    service = on_clock(app, clock)
     seeder = Client.over(platform, Actor(name="seeder"))
     try:
         model, frame = moderation_model()
@@ -216,3 +216,33 @@ def test_the_sdk_functions(world: World, tmp_path: Path) -> None:
         review_item(client, ENDPOINT, 999)
     with pytest.raises(Conflict):
         skip_review(client, ENDPOINT, claim.item.id)
+
+
+ROLES = {
+    ("PUT", "/endpoints/{name}/review/policy"): Role.DEPLOYER,
+    ("GET", "/endpoints/{name}/review/policy"): Role.VIEWER,
+    ("GET", "/endpoints/{name}/review/items"): Role.VIEWER,
+    ("GET", "/endpoints/{name}/review/items/{item_id}"): Role.VIEWER,
+    ("POST", "/endpoints/{name}/review/claim"): Role.REVIEWER,
+    ("POST", "/endpoints/{name}/review/items/{item_id}/decision"): Role.REVIEWER,
+    ("POST", "/endpoints/{name}/review/items/{item_id}/skip"): Role.REVIEWER,
+    ("GET", "/endpoints/{name}/review/stats"): Role.VIEWER,
+    ("POST", "/endpoints/{name}/review/route"): Role.DEPLOYER,
+}
+
+
+def test_every_review_route_is_served_with_its_role(sqlite_settings: Settings) -> None:
+    app = create_app(sqlite_settings)
+    try:
+        paths = app.openapi()["paths"]
+        served = {
+            (method.upper(), path.removeprefix(API_PREFIX))
+            for path, item in paths.items()
+            if "/review/" in path
+            for method in item
+        }
+        assert served == set(ROLES)
+        for (method, path), role in ROLES.items():
+            assert needed_role(method, API_PREFIX + path) is role, (method, path)
+    finally:
+        app.state.platform.close()

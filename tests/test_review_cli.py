@@ -1,11 +1,10 @@
 """``opsloop review ...``: tables and fields for people, JSON for scripts, one red line for a
-mistake; and docs/review.md, whose every example runs."""
+mistake (docs/review.md's examples run in tests/test_docs.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,10 +17,8 @@ from opsloop.cli._context import CliState
 from opsloop.cli.review import app as review_app
 from opsloop.domain.errors import Conflict, NotFound
 from opsloop.domain.settings import Settings
-from opsloop.sdk import api as sdk_api
 
-from .test_docs import NOT_RUN, blocks, shell_lines
-from .test_review_wiring import ENDPOINT, T0, World, make_world, wire
+from ._review_world import ENDPOINT, T0, World, make_world
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = "uncertain: {low: 0.2, high: 0.8}\nsample: 0.5\ndouble_review: false\ncap_per_hour: 50\n"
@@ -117,9 +114,9 @@ def test_mistakes_fail_without_a_traceback(world: World, tmp_path: Path) -> None
 
 
 def console(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``opsloop ARGS`` as a user runs it, with the review queue wired in."""
+    """``opsloop ARGS`` as a user runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "tests.test_review_wiring", "--home", str(home), *args],
+        [sys.executable, "-m", "opsloop.cli.main", "--home", str(home), *args],
         cwd=ROOT,
         env={**CLEAN_ENV, "OPSLOOP_ACTOR": "cli-user"},
         capture_output=True,
@@ -148,27 +145,3 @@ def test_user_errors_are_one_red_line(
     assert done.stderr.startswith("error:") and message in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert done.stdout == ""
-
-
-@pytest.mark.slow
-def test_every_example_of_the_review_page_runs(tmp_path: Path) -> None:
-    page = ROOT / "docs" / "review.md"
-    home = tmp_path / "home"
-    client = sdk_api.connect(home=home, actor="docs")
-    wire(client._transport.app)  # type: ignore[attr-defined]
-    try:
-        namespace: dict[str, object] = {"__name__": "docs_review"}
-        for number, code in enumerate(blocks(page, "python"), start=1):
-            exec(compile(code, f"review.md[python block {number}]", "exec"), namespace)
-    finally:
-        sdk_api.get_client().close()
-        sdk_api._default = None
-    lines = shell_lines(page)
-    assert len(lines) >= 5
-    for line in lines:
-        command, marked, _note = line.partition(NOT_RUN)
-        args = shlex.split(command, comments=True)[1:]
-        if marked:
-            args.append("--help")
-        done = console(home, *args)
-        assert done.returncode == 0, f"`{line}` failed:\n{done.stderr}"

@@ -13,7 +13,7 @@ from opsloop.domain.errors import Conflict, InvalidInput, NotFound
 from opsloop.domain.settings import Settings
 from opsloop.services.review._checks import as_choice
 
-from .test_review_wiring import ENDPOINT, RITA, SAM, T0, TOM, World, make_world
+from ._review_world import ENDPOINT, RITA, SAM, T0, TOM, World, make_world
 
 BAND = "uncertain: {low: 0.2, high: 0.8}\nclaim_ttl: 60s\n"
 DOUBLE = "sample: 1\nclaim_ttl: 60s\n"

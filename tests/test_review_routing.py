@@ -16,7 +16,7 @@ from opsloop.services.review import routing
 from opsloop.services.review.routing import Candidate, Match
 from opsloop.services.review.service import OVERLAP_S, ROUTE_EVERY_S, SETTLE_S
 
-from .test_review_wiring import ENDPOINT, T0, World, make_world
+from ._review_world import ENDPOINT, T0, World, make_world
 
 BAND = "uncertain: {low: 0.35, high: 0.65}\n"
 

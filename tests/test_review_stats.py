@@ -14,7 +14,7 @@ from opsloop.domain.review import ReviewItem
 from opsloop.domain.settings import Settings
 from opsloop.services.review import figures
 
-from .test_review_wiring import ENDPOINT, RITA, SAM, T0, TOM, World, make_world
+from ._review_world import ENDPOINT, RITA, SAM, T0, TOM, World, make_world
 
 
 @pytest.fixture

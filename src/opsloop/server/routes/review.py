@@ -18,12 +18,6 @@ if TYPE_CHECKING:
 router = APIRouter(tags=["review"])
 _ITEMS = TypeAdapter(list[ReviewItem])
 ItemId = Annotated[int, Path(ge=1, lt=2**63, description="the review item's id")]
-# The routes a reviewer may call (the rest of the queue's writes need a deployer).
-REVIEWER_ROUTES = (
-    "/endpoints/{name}/review/claim",
-    "/endpoints/{name}/review/items/{item_id}/decision",
-    "/endpoints/{name}/review/items/{item_id}/skip",
-)
 
 
 class ReviewPolicyBody(Body):
