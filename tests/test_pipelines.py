@@ -349,8 +349,11 @@ def test_start_returns_a_queued_run_that_ends_in_the_background(platform: Platfo
     assert started.status is PipelineStatus.QUEUED and started.steps == []
     wait_for(lambda: [s.status for s in platform.pipelines.get(started.id).steps] == ["running"])
     assert platform.pipelines.get(started.id).status is PipelineStatus.RUNNING
+    assert platform.pipelines.running_here() == [started.id]
     RELEASE.set()
-    wait_for(lambda: platform.pipelines.get(started.id).finished)
+    platform.pipelines.wait()  # what a short-lived process does before it closes
+    assert platform.pipelines.get(started.id).finished
+    assert platform.pipelines.running_here() == []  # a server keeps no trace of ended runs
     done = platform.pipelines.get(started.id[:8])  # a unique prefix finds it
     assert done.status is PipelineStatus.SUCCEEDED
     assert done.steps[0].output is not None and done.steps[0].output.summary == "'released'"

@@ -151,9 +151,11 @@ class ProcessExecutor(Executor):
                     if process.poll() is None:
                         _kill_group(process)
                     with _WORKERS_LOCK:
-                        _WORKERS.get(scope.run_id, set()).discard(process)
-                        if not _WORKERS.get(scope.run_id, True):
-                            del _WORKERS[scope.run_id]
+                        workers = _WORKERS.get(scope.run_id)
+                        if workers is not None:
+                            workers.discard(process)
+                            if not workers:
+                                del _WORKERS[scope.run_id]
             log = _tail(log_path)
             if timed_out:
                 return StepOutcome(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import builtins
 import logging
 import threading
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -215,28 +214,22 @@ class PipelineService:
     def running_here(self) -> builtins.list[str]:
         """Ids of the runs this process is executing on threads of its own."""
         with self._threads_lock:
-            return [run_id for run_id, thread in self._threads.items() if thread.is_alive()]
+            return builtins.list(self._threads)
 
-    def wait(self, timeout_s: float | None = None) -> builtins.list[str]:
-        """Block until the runs this process executes on its threads have ended (or
-        ``timeout_s`` passed); the ids of those still going.
+    def wait(self) -> None:
+        """Block until the runs this process executes on its threads have ended.
 
         A process that lives for one command (``opsloop monitor run`` from cron, a script)
         calls this before it lets go of the store, so a run its alerts started ends as it
         would in a server instead of being cut off.
         """
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
             with self._threads_lock:
-                threads = [(i, t) for i, t in self._threads.items() if t.is_alive()]
-                self._threads = dict(threads)
+                threads = builtins.list(self._threads.values())
             if not threads:
-                return []
-            for _, thread in threads:
-                left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                thread.join(left)
-            if deadline is not None and time.monotonic() >= deadline:
-                return self.running_here()
+                return
+            for thread in threads:
+                thread.join()
 
     def _execute(
         self, pipeline: Pipeline, run: PipelineRun, executor: Executor, actor: Actor
@@ -297,6 +290,8 @@ class PipelineService:
                 )
         finally:
             self.leases.untrack(run_id)
+            with self._threads_lock:  # a run on a thread of its own: that thread ends now
+                self._threads.pop(run_id, None)
 
     def _end(
         self,
