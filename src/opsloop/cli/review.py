@@ -73,7 +73,7 @@ def list_items(
     ctx: typer.Context,
     endpoint: Endpoint,
     status: Annotated[str | None, typer.Option(help="open or closed (default: both).")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 100,
+    limit: Annotated[int, typer.Option(help="At most this many (1 to 1,000).")] = 100,
     as_json: AsJson = False,
 ) -> None:
     """Items: open ones most urgent first, otherwise the newest first."""

@@ -26,7 +26,7 @@ class ReviewPolicyBody(Body):
 
 class DecisionBody(Body):
     label: Scalar = Field(description="one of the item's choices")
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, description="at most 2,000 characters")
 
 
 def _review(ctx: Context) -> ReviewService:
@@ -49,7 +49,7 @@ async def list_items(
     name: str,
     ctx: Ctx,
     status: Literal["open", "closed"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(description="1 to 1,000")] = 100,
 ) -> Response:
     """Open items in queue order (most urgent first), or every or closed item newest first."""
     found = await ctx.call(_review(ctx).items, name, status=status, limit=limit)

@@ -33,7 +33,7 @@ from opsloop.services.feedback import FEEDBACK_EVENT
 from opsloop.services.registry import RegistryService
 from opsloop.store.database import Database, retry_races
 from opsloop.store.repos import endpoints, events, monitors
-from opsloop.store.repos._time import epoch_of
+from opsloop.store.repos._time import epoch_or_none
 
 if TYPE_CHECKING:
     from opsloop.services.drift import DriftThresholds
@@ -178,7 +178,7 @@ class MonitorService:
                 endpoint_id,
                 metric=metric,
                 prefix=prefix,
-                since=_epoch(since),
+                since=epoch_or_none(since),
                 windows=limit,
                 limit=MAX_VALUES,
             )
@@ -208,10 +208,10 @@ class MonitorService:
         config = monitor.config
         length = config.window_s
         now = self.clock()
-        until_s = _epoch(until)
+        until_s = epoch_or_none(until)
         stop = windows.closed_before(now if until_s is None else min(until_s, now), length)
         first: int | None = None
-        since_s = _epoch(since)
+        since_s = epoch_or_none(since)
         if since_s is not None:
             first = windows.index_of(since_s, length)
         elif monitor.last_window_end is not None:
@@ -449,11 +449,3 @@ def _thresholds(config: MonitorConfig) -> DriftThresholds | None:
     from opsloop.services.drift import DriftThresholds
 
     return DriftThresholds.from_mapping(config.drift.thresholds)
-
-
-def _epoch(moment: datetime | float | None) -> float | None:
-    if moment is None:
-        return None
-    if isinstance(moment, datetime):
-        return epoch_of(moment)
-    return float(moment)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from opsloop.domain.review import Spread, label_key
+from opsloop.services.review.routing import SHADOW
 
 DAY_S = 86400.0
 
@@ -56,7 +57,7 @@ def wrong_request_ids(
         for request_id, role, prediction, label in zip(
             request_ids, roles, predictions, labels, strict=True
         )
-        if label is not None and role != "shadow" and label_key(label) != label_key(prediction)
+        if label is not None and role != SHADOW and label_key(label) != label_key(prediction)
     ]
 
 

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from opsloop.domain.review import ReviewConfig
-from opsloop.services.review.routing import Candidate, match, priority, reviews_needed
+from opsloop.services.review.routing import SHADOW, Candidate, match, priority, reviews_needed
 from opsloop.store.prediction_log import INPUT_PREFIX
+from opsloop.store.repos._time import at
 
 if TYPE_CHECKING:
     from opsloop.store.prediction_log import PredictionLog
 
 CHUNK_S = 3600.0
-SHADOW = "shadow"  # a shadow's answers never reached anyone: nothing to review
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,7 @@ def read_routed(
     chunk_start = start
     while chunk_start < end:
         chunk_end = min(end, chunk_start + CHUNK_S)
-        table = log.export(
-            endpoint, since=_moment(chunk_start), until=_moment(chunk_end), with_inputs=True
-        )
+        table = log.export(endpoint, since=at(chunk_start), until=at(chunk_end), with_inputs=True)
         chunk_start = chunk_end
         if table.num_rows == 0:
             continue
@@ -91,10 +89,6 @@ def read_routed(
             }
             found.append(Routed(candidate, item))
     return found
-
-
-def _moment(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
 
 
 def _classes(scores: Any) -> list[str] | None:

@@ -24,6 +24,7 @@ UNKNOWN_CHANCE = 0.5  # no score: the chance of an error is anyone's guess
 UNCERTAIN = "uncertain"
 SAMPLE = "sample"
 RULE = "rule:"
+SHADOW = "shadow"  # a shadow's answers never reached anyone: nothing to review, no error made
 ROUTED_EVENT = "review.routed"  # one per pass that routed or capped something
 
 

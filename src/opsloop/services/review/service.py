@@ -398,7 +398,7 @@ class ReviewService:
         now = self.clock()
         with self.db.read() as conn:
             endpoint_id, policy = self._policy(conn, check_name(endpoint, "endpoint"))
-        start = policy.created_at.timestamp() if since is None else _epoch(since)
+        start = policy.created_at.timestamp() if since is None else epoch_of(since)
         if not 0 <= start < now:
             raise InvalidInput("since must be in the past (and after 1970)", field="since")
         return gather(self.db, self.log, endpoint, endpoint_id, start, now)
@@ -443,7 +443,3 @@ class ReviewService:
 
     def _with_choices(self, item: ReviewItem, state: Endpoint, policy: ReviewPolicy) -> ReviewItem:
         return item.model_copy(update={"choices": self._choices(item, state, policy)})
-
-
-def _epoch(moment: datetime | float) -> float:
-    return epoch_of(moment) if isinstance(moment, datetime) else float(moment)
