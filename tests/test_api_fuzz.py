@@ -4,8 +4,9 @@ a 5xx, and every 4xx answers in opsloop's one error shape, a 422 naming the fiel
 Every documented operation is fuzzed; none is left out. Generated path parameters, queries and
 bodies are mixed with the names the store holds, so requests reach existing things (a deployed
 endpoint with a canary, a model's versions and aliases, runs, an evaluation, a monitor and its
-alert, a pipeline run and trigger, a token) and not only 404s. Hypothesis is derandomized and
-keeps no example database, so a run is the same everywhere and writes nothing here.
+alert, a review queue with open items, a pipeline run and trigger, a token) and not only 404s.
+Hypothesis is derandomized and keeps no example database, so a run is the same everywhere and
+writes nothing here.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from opsloop.sdk.client import Client
 from opsloop.sdk.datasets import log_dataset
 from opsloop.sdk.models import register_model
 from opsloop.sdk.monitoring import run_monitor, set_monitor
+from opsloop.sdk.review import set_review_policy
 from opsloop.server.app import create_app
 from opsloop.services.platform import Platform
 
@@ -43,6 +45,7 @@ PIPELINE = "fuzz_double"
 ENDPOINT = "moderation"
 HOUR = 3600.0
 MONITOR = "window: 1h\ntarget: spam\nalerts:\n  - {name: busy, when: 'service.requests >= 0'}\n"
+REVIEW = "sample: 1\nclaim_ttl: 10m\n"
 GATE = "target: spam\nrules:\n  - recall >= 0.1\n"
 ERROR_KEYS = {"code", "message", "field", "detail"}
 # Past the columns' and the clock's ranges: 32- and 64-bit ids, years 0 and 10000 in UTC.
@@ -116,6 +119,13 @@ def seed(client: Client, platform: Platform) -> dict[str, dict[str, list[Any]]]:
     alerts = list_alerts(client, ENDPOINT)
     assert alerts, "the seeded monitor fired no alert"
 
+    # A review queue with open items: every prediction after the policy is sampled.
+    set_review_policy(client, ENDPOINT, REVIEW)
+    reviewed = client.predict(ENDPOINT, rows[:4])
+    routed = platform.review.route_endpoint(ENDPOINT, time.time() + 10)
+    assert routed.routed == len(reviewed["predictions"]), routed
+    items = [item.id for item in platform.review.items(ENDPOINT)]
+
     pipeline_run = client.start_pipeline(PIPELINE, {"x": 3}, wait=True)
     trigger = client.create_pipeline_trigger(PIPELINE, "schedule", {"cron": "*/5 * * * *"})
     token = client.create_token("viewer", name="fuzz")
@@ -138,6 +148,7 @@ def seed(client: Client, platform: Platform) -> dict[str, dict[str, list[Any]]]:
             "token_id": [token.token.id],
             "trigger_id": [trigger.id],
             "alert_id": [alerts[0].id],
+            "item_id": items,
         },
         "query": {
             "project": ["p"],
@@ -169,7 +180,8 @@ def seed(client: Client, platform: Platform) -> dict[str, dict[str, list[Any]]]:
             "target": ["spam"],
             "segment": ["exclaim"],
             "gate": [GATE],
-            "config": [MONITOR],
+            "config": [MONITOR, REVIEW],
+            "label": [0, 1],
             "kind": ["schedule", "labels", "dataset"],
             "spec": [{"cron": "*/5 * * * *"}, {"endpoint": ENDPOINT, "count": 10}],
             "params": [{"x": 4}],
