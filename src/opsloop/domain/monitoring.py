@@ -26,13 +26,13 @@ docs/monitoring.md), its window, a number (None when undefined) and a JSON detai
 from __future__ import annotations
 
 import math
-import re
 from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import Field
 
 from opsloop.domain import _yaml
+from opsloop.domain._yaml import BadKey
 from opsloop.domain.alerts import shown_url
 from opsloop.domain.entities import Entity, storable
 from opsloop.domain.errors import InvalidInput
@@ -57,8 +57,6 @@ KINDS = ("numeric", "categorical")
 MIN_LABELS = 30
 MIN_WINDOW_S = 1.0
 MAX_WINDOW_S = 31 * 86400.0
-_WINDOW = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*")
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SHAPE = "a YAML mapping with 'window:' and optional reference, features, drift, alerts..."
 
 Label = bool | int | float | str
@@ -104,7 +102,7 @@ class MonitorConfig(Entity):
         data = _yaml.load_mapping(text, MONITOR_KEYS, "monitor", _SHAPE)
         try:
             return cls._from_mapping(data)
-        except _BadKey as exc:
+        except BadKey as exc:
             raise key_error(text, exc.path, exc.reason) from None
 
     @classmethod
@@ -116,14 +114,14 @@ class MonitorConfig(Entity):
             )
         window_s = _window(data["window"])
         if data.get("reference") is not None and data.get("baseline") is not None:
-            raise _BadKey(("baseline",), "give a reference dataset or a baseline, not both")
+            raise BadKey(("baseline",), "give a reference dataset or a baseline, not both")
         if data.get("calibration") is not None and data.get("baseline") is not None:
-            raise _BadKey(
+            raise BadKey(
                 ("calibration",), "a baseline calibrates on its own labels: give one or the other"
             )
         positive = data.get("positive")
         if positive is not None and not _is_label(positive):
-            raise _BadKey(("positive",), f"must be one label (text or a number), got {positive!r}")
+            raise BadKey(("positive",), f"must be one label (text or a number), got {positive!r}")
         alerts, notify = _alerts(data)
         return cls(
             window=str(data["window"]).strip(),
@@ -194,37 +192,17 @@ class WindowResult(Entity):
     skipped: dict[str, str] = Field(default={}, description="part -> why it was not computed")
 
 
-class _BadKey(Exception):
-    """A bad value under ``path``: becomes one InvalidInput naming the key and its line."""
-
-    def __init__(self, path: tuple[str, ...], reason: str) -> None:
-        super().__init__(reason)
-        self.path = path
-        self.reason = reason
-
-
-def key_error(text: str, path: tuple[str, ...], reason: str) -> InvalidInput:
-    """The error for a bad value under ``path`` of monitor YAML ``text``: it names the key
-    and, where the YAML shows it, the line."""
-    line = _line_of(text, path)
-    where = f" (line {line})" if line is not None else ""
-    return InvalidInput(f"monitor key '{'.'.join(path)}'{where}: {reason}", field="monitor")
+def key_error(text: str, path: _yaml.KeyPath, reason: str) -> InvalidInput:
+    """The error for a bad value under ``path`` of monitor YAML ``text``."""
+    return _yaml.key_error(text, path, reason, "monitor")
 
 
 def _window(value: Any) -> float:
-    if isinstance(value, bool):
-        raise _BadKey(("window",), f"must be a duration such as 30s, 15m, 1h, 1d, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        found = _WINDOW.fullmatch(value) if isinstance(value, str) else None
-        if found is None:
-            raise _BadKey(
-                ("window",), f"must be a duration such as 30s, 15m, 1h, 1d, got {value!r}"
-            )
-        seconds = float(found.group(1)) * _UNITS[found.group(2)]
-    if not (math.isfinite(seconds) and MIN_WINDOW_S <= seconds <= MAX_WINDOW_S):
-        raise _BadKey(("window",), f"must be from 1s to 31d, got {value!r}")
+    seconds = _yaml.duration_s(value)
+    if seconds is None:
+        raise BadKey(("window",), f"must be a duration such as 30s, 15m, 1h, 1d, got {value!r}")
+    if not MIN_WINDOW_S <= seconds <= MAX_WINDOW_S:
+        raise BadKey(("window",), f"must be from 1s to 31d, got {value!r}")
     return seconds
 
 
@@ -232,23 +210,23 @@ def _reference(value: Any, key: str = "reference") -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _BadKey((key,), f"must be written project/dataset@version, got {value!r}")
+        raise BadKey((key,), f"must be written project/dataset@version, got {value!r}")
     try:
         return str(parse_dataset_ref(value, key))
     except InvalidInput as exc:
-        raise _BadKey((key,), exc.headline) from None
+        raise BadKey((key,), exc.headline) from None
 
 
 def _baseline(value: Any) -> Baseline | None:
     if value is None:
         return None
     if not isinstance(value, dict) or sorted(map(str, value)) != sorted(BASELINE_KEYS):
-        raise _BadKey(
+        raise BadKey(
             ("baseline",), f"must be a mapping with exactly since and until, got {value!r}"
         )
     since, until = _moment(value["since"], "since"), _moment(value["until"], "until")
     if since >= until:
-        raise _BadKey(("baseline", "until"), "must be after since")
+        raise BadKey(("baseline", "until"), "must be after since")
     return Baseline(since=since, until=until)
 
 
@@ -263,7 +241,7 @@ def _moment(value: Any, key: str) -> datetime:
         try:
             moment = datetime.fromtimestamp(float(value), UTC)
         except (OverflowError, OSError, ValueError):
-            raise _BadKey(
+            raise BadKey(
                 ("baseline", key), f"must be a time from year 1 to 9999 in UTC, got {value!r}"
             ) from None
     elif isinstance(value, str):
@@ -272,13 +250,13 @@ def _moment(value: Any, key: str) -> datetime:
         except ValueError:
             moment = None
     if moment is None:
-        raise _BadKey(
+        raise BadKey(
             ("baseline", key), f"must be a time (ISO 8601 or epoch seconds), got {value!r}"
         )
     try:
         storable(moment)
     except ValueError as exc:
-        raise _BadKey(("baseline", key), f"{exc}, got {value!r}") from None
+        raise BadKey(("baseline", key), f"{exc}, got {value!r}") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -286,13 +264,13 @@ def _features(value: Any) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not value:
-        raise _BadKey(("features",), f"must be a non-empty list of input names, got {value!r}")
+        raise BadKey(("features",), f"must be a non-empty list of input names, got {value!r}")
     for item in value:
         if not isinstance(item, str) or not item:
-            raise _BadKey(("features",), f"each feature must be a name, got {item!r}")
+            raise BadKey(("features",), f"each feature must be a name, got {item!r}")
     if len(set(value)) != len(value):
         repeated = next(item for item in value if value.count(item) > 1)
-        raise _BadKey(("features",), f"{repeated!r} is listed twice")
+        raise BadKey(("features",), f"{repeated!r} is listed twice")
     return list(value)
 
 
@@ -301,7 +279,7 @@ def _text(data: dict[str, Any], key: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise _BadKey((key,), f"must be a column name, got {value!r}")
+        raise BadKey((key,), f"must be a column name, got {value!r}")
     return value
 
 
@@ -309,7 +287,7 @@ def _min_labels(value: Any) -> int:
     if value is None:
         return MIN_LABELS
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _BadKey(("min_labels",), f"must be a whole number >= 1, got {value!r}")
+        raise BadKey(("min_labels",), f"must be a whole number >= 1, got {value!r}")
     return value
 
 
@@ -317,16 +295,16 @@ def _drift(value: Any) -> DriftPolicy:
     if value is None:
         return DriftPolicy()
     if not isinstance(value, dict):
-        raise _BadKey(("drift",), f"must be a mapping of test and thresholds, got {value!r}")
+        raise BadKey(("drift",), f"must be a mapping of test and thresholds, got {value!r}")
     unknown = sorted(str(key) for key in value if key not in DRIFT_KEYS)
     if unknown:
-        raise _BadKey(
+        raise BadKey(
             ("drift", unknown[0]), f"is not a drift option (allowed: {', '.join(DRIFT_KEYS)})"
         )
     test = _test(value.get("test"))
     thresholds = value.get("thresholds") or {}
     if not isinstance(thresholds, dict):
-        raise _BadKey(
+        raise BadKey(
             ("drift", "thresholds"), f"must be a mapping of name: number, got {thresholds!r}"
         )
     checked: dict[str, int | float] = {}
@@ -337,7 +315,7 @@ def _drift(value: Any) -> DriftPolicy:
             or not math.isfinite(number)
             or number < 0
         ):
-            raise _BadKey(
+            raise BadKey(
                 ("drift", "thresholds", str(name)), f"must be a number >= 0, got {number!r}"
             )
         checked[str(name)] = number
@@ -353,9 +331,9 @@ def _test(value: Any) -> str | dict[str, str] | None:
     if isinstance(value, dict) and value and all(str(kind) in KINDS for kind in value):
         for kind, name in value.items():
             if not isinstance(name, str) or not name.strip():
-                raise _BadKey(("drift", "test", str(kind)), f"must be a test name, got {name!r}")
+                raise BadKey(("drift", "test", str(kind)), f"must be a test name, got {name!r}")
         return {str(kind): name.strip() for kind, name in value.items()}
-    raise _BadKey(
+    raise BadKey(
         ("drift", "test"),
         f"must be a test name, or a mapping of numeric/categorical to one, got {value!r}",
     )
@@ -388,24 +366,3 @@ def _is_label(value: Any) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
     return isinstance(value, bool | int | str)
-
-
-def _line_of(text: str, path: tuple[str, ...]) -> int | None:
-    """The 1-based line of the key at ``path`` (mappings only), if the YAML shows it."""
-    import yaml
-
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for key in path:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for key_node, value_node in node.value:
-            if getattr(key_node, "value", None) == key:
-                line, node = key_node.start_mark.line + 1, value_node
-                break
-        else:
-            break
-    return line

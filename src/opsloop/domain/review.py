@@ -20,13 +20,13 @@ so is ``true`` written as text or as a boolean.
 from __future__ import annotations
 
 import math
-import re
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
 
 from opsloop.domain import _yaml
+from opsloop.domain._yaml import BadKey
 from opsloop.domain.entities import Entity
 from opsloop.domain.errors import InvalidInput
 from opsloop.domain.names import NAME_PATTERN
@@ -49,12 +49,10 @@ MIN_CLAIM_TTL_S = 1.0
 MAX_CLAIM_TTL_S = 86400.0
 MAX_LABELS = 100
 FIELD = "policy"
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*")
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SHAPE = "a YAML mapping of uncertain, sample, rules, cap_per_hour, costs, labels..."
 
 Label = bool | int | float | str
-Path = tuple[str | int, ...]
+Path = _yaml.KeyPath
 
 
 def label_key(value: Any) -> str:
@@ -128,7 +126,7 @@ class ReviewConfig(Entity):
         data = _yaml.load_mapping(text, POLICY_KEYS, FIELD, _SHAPE)
         try:
             return cls._from_mapping(data)
-        except _BadKey as exc:
+        except BadKey as exc:
             raise key_error(text, exc.path, exc.reason) from None
 
     @classmethod
@@ -143,7 +141,7 @@ class ReviewConfig(Entity):
             )
         double = data.get("double_review", True)
         if not isinstance(double, bool):
-            raise _BadKey(("double_review",), f"must be true or false, got {double!r}")
+            raise BadKey(("double_review",), f"must be true or false, got {double!r}")
         ttl = data.get("claim_ttl", CLAIM_TTL)
         return cls(
             uncertain=uncertain,
@@ -260,27 +258,9 @@ class RoutingPass(Entity):
     routed_until: datetime | None = None
 
 
-class _BadKey(Exception):
-    """A bad value under ``path``: becomes one InvalidInput naming the key and its line."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(reason)
-        self.path = path
-        self.reason = reason
-
-
 def key_error(text: str, path: Path, reason: str) -> InvalidInput:
     """The error for a bad value under ``path`` of policy YAML ``text``."""
-    line = _line_of(text, path)
-    where = f" (line {line})" if line is not None else ""
-    return InvalidInput(f"policy key '{_shown(path)}'{where}: {reason}", field=FIELD)
-
-
-def _shown(path: Path) -> str:
-    shown = ""
-    for part in path:
-        shown += f"[{part}]" if isinstance(part, int) else (f".{part}" if shown else part)
-    return shown
+    return _yaml.key_error(text, path, reason, FIELD)
 
 
 def _number(value: Any, path: Path, low: float, high: float) -> float:
@@ -290,7 +270,7 @@ def _number(value: Any, path: Path, low: float, high: float) -> float:
         or not math.isfinite(value)
         or not low <= value <= high
     ):
-        raise _BadKey(path, f"must be a number from {low:g} to {high:g}, got {value!r}")
+        raise BadKey(path, f"must be a number from {low:g} to {high:g}, got {value!r}")
     return float(value)
 
 
@@ -298,11 +278,11 @@ def _band(value: Any) -> Band | None:
     if value is None:
         return None
     if not isinstance(value, dict) or sorted(map(str, value)) != sorted(BAND_KEYS):
-        raise _BadKey(("uncertain",), f"must be a mapping with exactly low and high, got {value!r}")
+        raise BadKey(("uncertain",), f"must be a mapping with exactly low and high, got {value!r}")
     low = _number(value["low"], ("uncertain", "low"), 0.0, 1.0)
     high = _number(value["high"], ("uncertain", "high"), 0.0, 1.0)
     if low > high:
-        raise _BadKey(("uncertain", "high"), f"must not be below low ({low:g})")
+        raise BadKey(("uncertain", "high"), f"must not be below low ({low:g})")
     return Band(low=low, high=high)
 
 
@@ -314,46 +294,46 @@ def _rules(value: Any) -> list[RoutingRule]:
     if value is None:
         return []
     if not isinstance(value, list) or not value:
-        raise _BadKey(("rules",), f"must be a non-empty list of rules, got {value!r}")
+        raise BadKey(("rules",), f"must be a non-empty list of rules, got {value!r}")
     rules: list[RoutingRule] = []
     for index, entry in enumerate(value):
         rules.append(_rule(entry, index))
     names = [rule.name for rule in rules]
     for index, name in enumerate(names):
         if name in names[:index]:
-            raise _BadKey(("rules", index, "name"), f"{name!r} names an earlier rule too")
+            raise BadKey(("rules", index, "name"), f"{name!r} names an earlier rule too")
     return rules
 
 
 def _rule(entry: Any, index: int) -> RoutingRule:
     if not isinstance(entry, dict):
-        raise _BadKey(("rules", index), f"must be a mapping with a name, got {entry!r}")
+        raise BadKey(("rules", index), f"must be a mapping with a name, got {entry!r}")
     unknown = sorted(str(key) for key in entry if key not in RULE_KEYS)
     if unknown:
-        raise _BadKey(
+        raise BadKey(
             ("rules", index, unknown[0]), f"is not a rule key (allowed: {', '.join(RULE_KEYS)})"
         )
     name = entry.get("name")
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise _BadKey(
+        raise BadKey(
             ("rules", index, "name"),
             f"must be a name of letters, digits, '_', '.', '-', got {name!r}",
         )
     prediction = entry.get("prediction")
     if prediction is not None and not _is_label(prediction):
-        raise _BadKey(("rules", index, "prediction"), f"must be one label, got {prediction!r}")
+        raise BadKey(("rules", index, "prediction"), f"must be one label, got {prediction!r}")
     above, below = entry.get("score_above"), entry.get("score_below")
     if above is not None:
         above = _number(above, ("rules", index, "score_above"), 0.0, 1.0)
     if below is not None:
         below = _number(below, ("rules", index, "score_below"), 0.0, 1.0)
     if prediction is None and above is None and below is None:
-        raise _BadKey(
+        raise BadKey(
             ("rules", index),
             "needs a condition: prediction, score_above or score_below",
         )
     if above is not None and below is not None and above >= below:
-        raise _BadKey(("rules", index, "score_below"), f"must be above score_above ({above:g})")
+        raise BadKey(("rules", index, "score_below"), f"must be above score_above ({above:g})")
     return RoutingRule(name=name, prediction=prediction, score_above=above, score_below=below)
 
 
@@ -361,7 +341,7 @@ def _cap(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _BadKey(("cap_per_hour",), f"must be a whole number >= 1, got {value!r}")
+        raise BadKey(("cap_per_hour",), f"must be a whole number >= 1, got {value!r}")
     return value
 
 
@@ -369,20 +349,20 @@ def _costs(value: Any) -> Costs | None:
     if value is None:
         return None
     if not isinstance(value, dict) or not value:
-        raise _BadKey(
+        raise BadKey(
             ("costs",),
             f"must be a mapping of false_positive, false_negative, positive, got {value!r}",
         )
     unknown = sorted(str(key) for key in value if key not in COST_KEYS)
     if unknown:
-        raise _BadKey(("costs", unknown[0]), f"is not a cost (allowed: {', '.join(COST_KEYS)})")
+        raise BadKey(("costs", unknown[0]), f"is not a cost (allowed: {', '.join(COST_KEYS)})")
     costs: dict[str, Any] = {}
     for key in ("false_positive", "false_negative"):
         if key in value:
             costs[key] = _number(value[key], ("costs", key), 0.0, 1e12)
     positive = value.get("positive")
     if positive is not None and not _is_label(positive):
-        raise _BadKey(("costs", "positive"), f"must be one label, got {positive!r}")
+        raise BadKey(("costs", "positive"), f"must be one label, got {positive!r}")
     return Costs(**costs, positive=positive)
 
 
@@ -390,27 +370,21 @@ def _labels(value: Any) -> list[Label] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not value or len(value) > MAX_LABELS:
-        raise _BadKey(("labels",), f"must be a list of 1 to {MAX_LABELS} labels, got {value!r}")
+        raise BadKey(("labels",), f"must be a list of 1 to {MAX_LABELS} labels, got {value!r}")
     seen: set[str] = set()
     for index, label in enumerate(value):
         if not _is_label(label):
-            raise _BadKey(("labels", index), f"must be a label (text or a number), got {label!r}")
+            raise BadKey(("labels", index), f"must be a label (text or a number), got {label!r}")
         if label_key(label) in seen:
-            raise _BadKey(("labels", index), f"{label!r} is listed twice")
+            raise BadKey(("labels", index), f"{label!r} is listed twice")
         seen.add(label_key(label))
     return list(value)
 
 
 def _duration(value: Any) -> float:
-    seconds: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and (found := _DURATION.fullmatch(value)) is not None:
-        seconds = float(found.group(1)) * _UNITS[found.group(2)]
-    if seconds is None or not (
-        math.isfinite(seconds) and MIN_CLAIM_TTL_S <= seconds <= MAX_CLAIM_TTL_S
-    ):
-        raise _BadKey(
+    seconds = _yaml.duration_s(value)
+    if seconds is None or not MIN_CLAIM_TTL_S <= seconds <= MAX_CLAIM_TTL_S:
+        raise BadKey(
             ("claim_ttl",), f"must be a duration from 1s to 1d (30s, 10m, 1h), got {value!r}"
         )
     return seconds
@@ -423,30 +397,3 @@ def _is_label(value: Any) -> bool:
     if isinstance(value, int) and not isinstance(value, bool):
         return -(2**63) <= value < 2**63
     return isinstance(value, bool) or (isinstance(value, str) and value != "")
-
-
-def _line_of(text: str, path: Path) -> int | None:
-    """The 1-based line of the key (or list entry) at ``path``, if the YAML shows it."""
-    import yaml
-
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in path:
-        if isinstance(part, int) and isinstance(node, yaml.SequenceNode):
-            if part >= len(node.value):
-                break
-            node = node.value[part]
-            line = node.start_mark.line + 1
-            continue
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for key_node, value_node in node.value:
-            if getattr(key_node, "value", None) == part:
-                line, node = key_node.start_mark.line + 1, value_node
-                break
-        else:
-            break
-    return line
