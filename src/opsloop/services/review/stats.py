@@ -8,6 +8,7 @@ from opsloop.domain.review import ReviewStats
 from opsloop.services.deployments import subject_of
 from opsloop.services.review import figures
 from opsloop.services.review.routing import ROUTED_EVENT
+from opsloop.store.repos import events
 from opsloop.store.repos import review as repo
 from opsloop.store.repos._time import at
 
@@ -27,7 +28,9 @@ def gather(
         closed = repo.closed_since(conn, endpoint_id, start)
         decisions = repo.decisions_since(conn, endpoint_id, min(start, today))
         votes = repo.double_review_votes(conn, endpoint_id, start)
-        routed = repo.routing_data_since(conn, subject_of(endpoint), ROUTED_EVENT, start)
+        routed = events.data_since(
+            conn, subject=subject_of(endpoint), kind=ROUTED_EVENT, since=start
+        )
     # Errors known from any label: the log's latest label of each served prediction.
     table = log.export(endpoint, since=at(start), until=at(now), with_inputs=False)
     wrong = sorted(

@@ -99,3 +99,15 @@ def newer(conn: Connection, *, subject: str, kind: str, after_id: int) -> tuple[
         )
     ).one()
     return None if row[0] is None else (int(row[0]), float(row[1]))
+
+
+def data_since(conn: Connection, *, subject: str, kind: str, since: float) -> list[Any]:
+    """The data of every ``kind`` event about ``subject`` at or after ``since`` (no limit:
+    for sums over a period)."""
+    return list(
+        conn.execute(
+            select(events.c.data).where(
+                events.c.subject == subject, events.c.kind == kind, events.c.time >= since
+            )
+        ).scalars()
+    )

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from opsloop.domain.errors import NotFound
 from opsloop.domain.review import ReviewConfig, ReviewDecision, ReviewItem, ReviewPolicy
 from opsloop.store.repos._time import at, at_or_none
-from opsloop.store.tables import endpoints, events, review_decisions, review_items, review_policies
+from opsloop.store.tables import endpoints, review_decisions, review_items, review_policies
 
 OPEN = "open"
 CLOSED = "closed"
@@ -411,17 +411,6 @@ def double_review_votes(conn: Connection, endpoint_id: int, since: float) -> lis
     for item_id, label in rows:
         votes.setdefault(item_id, []).append(label)
     return list(votes.values())
-
-
-def routing_data_since(conn: Connection, subject: str, kind: str, since: float) -> list[Any]:
-    """The data of the routing events of ``subject`` since then."""
-    return list(
-        conn.execute(
-            select(events.c.data).where(
-                events.c.subject == subject, events.c.kind == kind, events.c.time >= since
-            )
-        ).scalars()
-    )
 
 
 # -- rows to entities -----------------------------------------------------------------------
