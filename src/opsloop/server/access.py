@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from opsloop.domain.auth import Role, Token
 from opsloop.domain.errors import Forbidden
-from opsloop.services.auth import require
+from opsloop.services.auth import AuthService, require
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API_PREFIX = "/api/v1"
@@ -57,10 +57,17 @@ async def token_of(request: Request) -> Token | None:
         presented = request.cookies[SESSION_COOKIE]
         if request.method not in READ_METHODS:
             check_csrf(request)
+    token = await verified(auth, presented)
+    request.state.token = token
+    return token
+
+
+async def verified(auth: AuthService, presented: str | None) -> Token:
+    """The token ``presented`` names: from the cache of recent checks, else checked against
+    the store (off the event loop). Raises Unauthorized."""
     token = auth.cached(presented) if presented else None
     if token is None:
         token = await run_in_threadpool(auth.verify, presented)
-    request.state.token = token
     return token
 
 

@@ -54,8 +54,15 @@ def render(
             **context,
         )
     )
+    return timed(html, started)
+
+
+def timed(html: str, started: float, status: int = 200) -> HTMLResponse:
+    """``html`` with the server's time on it since ``started`` (``time.perf_counter()``)."""
     spent_ms = (time.perf_counter() - started) * 1000
-    return HTMLResponse(html, headers={"Server-Timing": f"render;dur={spent_ms:.1f}"})
+    return HTMLResponse(
+        html, status_code=status, headers={"Server-Timing": f"render;dur={spent_ms:.1f}"}
+    )
 
 
 def when(moment: datetime | float | None) -> str:

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from opsloop.domain.errors import Unauthorized
 from opsloop.server.access import CSRF_COOKIE, SESSION_COOKIE, check_csrf
-from opsloop.server.ui.render import environment
+from opsloop.server.ui.render import environment, timed
 from opsloop.server.ui.viewer import Viewer, viewer_of
 
 router = APIRouter(include_in_schema=False)
@@ -66,10 +66,7 @@ def logout(request: Request, viewer: Annotated[Viewer, Depends(viewer_of)]) -> R
 def _form(next_path: str, error: str | None, status: int) -> HTMLResponse:
     started = time.perf_counter()
     html = environment().get_template("login.html").render(next=_local(next_path), error=error)
-    spent_ms = (time.perf_counter() - started) * 1000
-    return HTMLResponse(
-        html, status_code=status, headers={"Server-Timing": f"render;dur={spent_ms:.1f}"}
-    )
+    return timed(html, started, status)
 
 
 def _local(path: str) -> str:

@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from opsloop.domain.auth import Role, Token
 from opsloop.domain.errors import Forbidden, Unauthorized
-from opsloop.server.access import SESSION_COOKIE
+from opsloop.server.access import SESSION_COOKIE, verified
 from opsloop.services.auth import require
 
 
@@ -51,12 +50,10 @@ async def viewer_of(request: Request) -> Viewer:
     presented = request.cookies.get(SESSION_COOKIE)
     if not presented:
         raise LoginNeeded(_here(request))
-    token = auth.cached(presented)
-    if token is None:
-        try:
-            token = await run_in_threadpool(auth.verify, presented)
-        except Unauthorized:
-            raise LoginNeeded(_here(request)) from None
+    try:
+        token = await verified(auth, presented)
+    except Unauthorized:
+        raise LoginNeeded(_here(request)) from None
     return Viewer(token.name, token)
 
 
