@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench-tracking bench-serving bench-drift bench-monitor system-deps wrk clean
+.PHONY: demo test lint typecheck unit bench-tracking bench-serving bench-drift bench-monitor bench-ui system-deps wrk clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ bench-drift: $(VENV)/.test-installed
 
 bench-monitor: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/monitor.py
+
+bench-ui: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/ui.py
 
 bench-serving: $(VENV)/.test-installed wrk
 	$(BIN)/python benchmarks/serving.py

@@ -165,3 +165,35 @@ def live_server(tmp_path: Path) -> Iterator[str]:
     """A real ``opsloop server`` (uvicorn) on 127.0.0.1; stopped when the test ends."""
     with running_server(tmp_path / "server-home", free_port(), tmp_path / "server.log") as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium under Playwright, for the UI's browser tests (tests/_ui_browser.py)."""
+    from playwright.sync_api import sync_playwright
+
+    from ._ui_browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: object, site: object) -> Iterator[object]:
+    """A fresh browser context's page on the module's ``site``; console errors and page
+    errors go to ``site.problems``, which each test starts empty."""
+    from typing import Any
+
+    watched: Any = site
+    watched.problems.clear()
+    context = browser.new_context()  # type: ignore[attr-defined]
+    opened = context.new_page()
+    opened.on(
+        "console",
+        lambda message: watched.problems.append(message.text) if message.type == "error" else None,
+    )
+    opened.on("pageerror", lambda error: watched.problems.append(str(error)))
+    yield opened
+    context.close()

@@ -692,3 +692,21 @@ def test_export_since_reads_recent_feedback_for_old_predictions(log: PredictionL
     log.compact()
     (row,) = log.export(ENDPOINT, since=utc(BASE_TIME) - timedelta(hours=1)).to_pylist()
     assert row["label"] == 1
+
+
+@pytest.mark.parametrize("compacted", [False, True])
+def test_an_export_of_the_labelled_only_holds_what_has_a_label(
+    log: PredictionLog, compacted: bool
+) -> None:
+    log.append_predictions(batch("r", 5))
+    log.append_feedback(
+        [feedback("r-0001", 1, at=BASE_TIME + 60), feedback("r-0003", 0, at=BASE_TIME + 60)]
+    )
+    if compacted:
+        log.compact()
+    everything = log.export(ENDPOINT, with_inputs=False)
+    labelled = log.export(ENDPOINT, with_inputs=False, labelled_only=True)
+    assert len(everything) == 5
+    assert labelled.column_names == everything.column_names
+    assert labelled.column("request_id").to_pylist() == ["r-0001", "r-0003"]
+    assert labelled.column("label").to_pylist() == [1, 0]

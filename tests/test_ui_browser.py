@@ -4,51 +4,20 @@ saved as a screenshot under test-output/screenshots/."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from opsloop.domain.entities import Actor
 from opsloop.domain.settings import Settings
 from opsloop.sdk.client import Client
 from opsloop.sdk.models import register_model
-from opsloop.services.platform import Platform
 
 from ._models import spam_classifier
-from .conftest import free_port, server_process
+from ._ui_browser import Site, log_in, pytestmark, served, shot, visit
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
-
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps trying to reach the network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(os.environ.get("OPSLOOP_SCREENSHOTS", "test-output/screenshots"))
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="Debian's chromium is missing: run make system-deps"
-    ),
-]
-
-
-@dataclass
-class Site:
-    url: str
-    secrets: dict[str, str]  # role -> token secret
-    problems: list[str] = field(default_factory=list)  # console errors and page errors
+__all__ = ["pytestmark"]
 
 
 @pytest.fixture(scope="module")
@@ -65,52 +34,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         client.deploy("moderation", "mod/violation@2", force=True, reason="second")
     finally:
         client.close()
-    platform = Platform.open(Settings.load(environ={}, home=home))
-    try:
-        secrets = {
-            role: platform.auth.create(role, Actor(name="root"), name=f"{role}-1").secret
-            for role in ("viewer", "reviewer", "deployer")
-        }
-    finally:
-        platform.close()
-    environment = {"OPSLOOP_AUTH": "1", "OPSLOOP_SCHEDULER": "0"}
-    with server_process(home, free_port(), root / "server.log", environment) as (url, _):
-        yield Site(url, secrets)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Any, site: Site) -> Iterator[Any]:
-    site.problems.clear()  # each test's own
-    context = browser.new_context()
-    opened = context.new_page()
-    opened.on(
-        "console",
-        lambda message: site.problems.append(message.text) if message.type == "error" else None,
-    )
-    opened.on("pageerror", lambda error: site.problems.append(str(error)))
-    yield opened
-    context.close()
-
-
-def log_in(page: Any, site: Site, role: str, then: str = "/") -> None:
-    page.goto(f"{site.url}{then}")
-    assert page.url.startswith(f"{site.url}/login")  # sent to log in first
-    page.fill("#token", site.secrets[role])
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{site.url}{then}")
-
-
-def shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    with served(home, root / "server.log") as running:
+        yield running
 
 
 def plan_of(site: Site) -> Any:
@@ -171,11 +96,16 @@ def test_a_viewer_sees_no_deploy_buttons_and_the_api_refuses_them(page: Any, sit
 
 
 def test_every_page_loads_without_a_console_error(page: Any, site: Site) -> None:
+    """Each page of the navigation, and the pages of what this store holds."""
+    from opsloop.server.ui.render import NAVIGATION
+
     log_in(page, site, "deployer")
-    for path, name in (("/", "overview"), ("/ui/endpoints", "endpoints")):
-        answer = page.goto(f"{site.url}{path}")
-        assert answer is not None and answer.status == 200
-        timing = answer.headers.get("server-timing", "")
-        assert timing.startswith("render;dur=")
-        shot(page, name)
+    for path, title in NAVIGATION:
+        visit(page, site, path, f"every-{title.lower()}")
+    for path, name in (
+        ("/ui/models/mod/violation", "model-of-two-versions"),
+        ("/ui/models/mod/violation/2", "model-version-deployed"),
+        ("/ui/runs?project=mod", "runs-of-project"),
+    ):
+        visit(page, site, path, name)
     assert site.problems == []

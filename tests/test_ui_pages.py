@@ -1,4 +1,4 @@
-"""The web UI's pages without a browser: login and its cookies, the CSRF rule for writes made
+"""The web UI's pages without a visitor: login and its cookies, the CSRF rule for writes made
 with the session cookie, redirects that stay on this server, errors shown as pages."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ._asgi import SyncASGITransport
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
+def visitor(tmp_path: Path) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
     app = create_app(Settings.load(environ={}, home=tmp_path / "home", auth=True))
     platform = app.state.platform
     secrets = {
@@ -31,9 +31,9 @@ def browser(tmp_path: Path) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
 
 
 def test_pages_send_who_is_not_logged_in_to_the_login_and_back(
-    browser: tuple[httpx.Client, dict[str, str]],
+    visitor: tuple[httpx.Client, dict[str, str]],
 ) -> None:
-    http, secrets = browser
+    http, secrets = visitor
     first = http.get("/ui/endpoints?project=mod")
     assert first.status_code == 303
     assert first.headers["location"] == "/login?next=/ui/endpoints%3Fproject%3Dmod"
@@ -50,17 +50,17 @@ def test_pages_send_who_is_not_logged_in_to_the_login_and_back(
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil"])
 def test_a_login_only_sends_people_to_pages_of_this_server(
-    browser: tuple[httpx.Client, dict[str, str]], target: str
+    visitor: tuple[httpx.Client, dict[str, str]], target: str
 ) -> None:
-    http, secrets = browser
+    http, secrets = visitor
     logged = http.post("/login", data={"token": secrets["viewer"], "next": target})
     assert logged.headers["location"] == "/"
 
 
 def test_a_bad_token_stays_on_the_login_page_saying_why(
-    browser: tuple[httpx.Client, dict[str, str]],
+    visitor: tuple[httpx.Client, dict[str, str]],
 ) -> None:
-    http, _ = browser
+    http, _ = visitor
     refused = http.post("/login", data={"token": "opl_nonsense", "next": "/"})
     assert refused.status_code == 401
     assert "malformed" in refused.text
@@ -68,9 +68,9 @@ def test_a_bad_token_stays_on_the_login_page_saying_why(
 
 
 def test_a_write_with_the_session_cookie_needs_the_csrf_header(
-    browser: tuple[httpx.Client, dict[str, str]],
+    visitor: tuple[httpx.Client, dict[str, str]],
 ) -> None:
-    http, secrets = browser
+    http, secrets = visitor
     http.post("/login", data={"token": secrets["deployer"], "next": "/"})
     forged = http.post("/api/v1/projects", json={"name": "forged"})
     assert forged.status_code == 403
@@ -87,9 +87,9 @@ def test_a_write_with_the_session_cookie_needs_the_csrf_header(
 
 
 def test_an_error_on_a_page_is_a_page_and_on_the_api_json(
-    browser: tuple[httpx.Client, dict[str, str]],
+    visitor: tuple[httpx.Client, dict[str, str]],
 ) -> None:
-    http, secrets = browser
+    http, secrets = visitor
     http.post("/login", data={"token": secrets["viewer"], "next": "/"})
     page = http.get("/ui/endpoints/nothing")
     assert page.status_code == 404
@@ -99,8 +99,8 @@ def test_an_error_on_a_page_is_a_page_and_on_the_api_json(
     assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
 
 
-def test_logging_out_forgets_the_session(browser: tuple[httpx.Client, dict[str, str]]) -> None:
-    http, secrets = browser
+def test_logging_out_forgets_the_session(visitor: tuple[httpx.Client, dict[str, str]]) -> None:
+    http, secrets = visitor
     http.post("/login", data={"token": secrets["viewer"], "next": "/"})
     csrf = {"X-Opsloop-CSRF": http.cookies["opsloop_csrf"]}
     out = http.post("/logout", headers=csrf)
@@ -115,4 +115,26 @@ def test_with_auth_off_pages_need_no_login(tmp_path: Path) -> None:
         assert page.status_code == 200 and "admin (auth off)" in page.text
         assert http.get("/login").headers["location"] == "/"
         assert http.get("/ui/static/vendor/uPlot.iife.min.js").status_code == 200
+    app.state.platform.close()
+
+
+def test_the_overview_shows_each_endpoint_its_own_open_alerts(tmp_path: Path) -> None:
+    from opsloop.sdk.client import Client
+
+    from .test_alerts_api import seed
+
+    settings = Settings.load(environ={}, home=tmp_path / "home", actor="local")
+    client = Client(settings)
+    seed(client)  # moderation: the accuracy alert (critical) is firing, drift's resolved
+    client.deploy("quiet", "mod/violation@1", force=True, reason="second endpoint")
+    client.close()
+    app = create_app(settings)
+    with httpx.Client(transport=SyncASGITransport(app), base_url="http://testserver") as http:
+        for path in ("/", "/ui/endpoints"):
+            rows = http.get(path).text.split("<tr>")
+            moderation = next(row for row in rows if ">moderation</a>" in row)
+            quiet = next(row for row in rows if ">quiet</a>" in row)
+            assert 'class="state critical"' in moderation
+            assert 'href="/ui/endpoints/moderation#alerts">1</a>' in moderation
+            assert 'class="state ok"' in quiet and "#alerts" not in quiet
     app.state.platform.close()

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
-from opsloop.domain.entities import Actor, AliasMove, Model, ModelVersion, Signature
+from opsloop.domain.entities import (
+    Actor,
+    AliasMove,
+    DatasetVersion,
+    Model,
+    ModelVersion,
+    Run,
+    Signature,
+)
 from opsloop.domain.errors import Conflict, InvalidInput, NotFound
 from opsloop.domain.names import ModelRef, check_name, is_version
 from opsloop.services import flavors
 from opsloop.services.projects import ProjectService
 from opsloop.store.artifacts import ArtifactStore, check_sha256
 from opsloop.store.database import Database, retry_races
-from opsloop.store.repos import events, models, projects, runs
+from opsloop.store.repos import datasets, endpoints, events, models, projects, runs
 from opsloop.store.repos._time import at, now
+from opsloop.store.repos.endpoints import Served
+from opsloop.store.repos.models import ModelSummary
 
 RESERVED_ALIASES = ("latest",)
 MAX_DESCRIPTION = 10_000
@@ -23,6 +34,18 @@ MAX_DESCRIPTION = 10_000
 
 def subject_of(project: str, model: str) -> str:
     return f"model:{project}/{model}"
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a version came from and where it went: the dataset versions its run read, the
+    run, and the deployments whose plan held it (newest first, ``limit`` of ``served_total``)."""
+
+    version: ModelVersion
+    run: Run | None
+    datasets: list[DatasetVersion]
+    served: list[Served]
+    served_total: int
 
 
 class RegistryService:
@@ -267,6 +290,55 @@ class RegistryService:
             if e.data.get("alias") == alias
         ]
         return moves[:limit]
+
+    # -- reads for pages: bounded, a few queries each --------------------------------------
+
+    def model_summaries(
+        self, project: str | None, limit: int, offset: int = 0
+    ) -> tuple[list[ModelSummary], int]:
+        """A page of models with their version count and last registration, and the total."""
+        with self.db.read() as conn:
+            if project is not None:
+                projects.get_id(conn, check_name(project, "project"))
+            return models.summaries(conn, project, limit, offset)
+
+    def model_summary(self, project: str, name: str) -> ModelSummary:
+        with self.db.read() as conn:
+            return models.summary(conn, check_name(project, "project"), check_name(name, "model"))
+
+    def version_page(
+        self, project: str, name: str, limit: int, offset: int = 0
+    ) -> list[ModelVersion]:
+        """A page of a model's versions, newest first."""
+        with self.db.read() as conn:
+            return models.version_page(conn, models.get_id(conn, project, name), limit, offset)
+
+    def alias_moves(
+        self, project: str, model: str, *, alias: str | None, limit: int, offset: int = 0
+    ) -> tuple[list[AliasMove], int]:
+        """A page of the moves of every alias of a model (or of ``alias``), newest first,
+        and how many there are in all."""
+        with self.db.read() as conn:
+            models.get_id(conn, project, model)
+            return models.alias_moves(
+                conn, subject_of(project, model), alias=alias, limit=limit, offset=offset
+            )
+
+    def newest_alias_moves(self, project: str, model: str) -> dict[str, AliasMove]:
+        """Each alias's newest move: who set it where it is now (or removed it), and why."""
+        with self.db.read() as conn:
+            models.get_id(conn, project, model)
+            return models.newest_alias_moves(conn, subject_of(project, model))
+
+    def lineage(self, project: str, model: str, version: int, limit: int) -> Lineage:
+        """``project/model@version`` with its run, the dataset versions the run read, and
+        the newest ``limit`` deployments that served it."""
+        with self.db.read() as conn:
+            found = models.get_version(conn, models.get_id(conn, project, model), version)
+            run = None if found.run_id is None else runs.get(conn, found.run_id)
+            read = [] if found.run_id is None else datasets.used_by_run(conn, found.run_id)
+            served, total = endpoints.serving(conn, project, model, version, limit)
+        return Lineage(found, run, read, served, total)
 
 
 def _check_description(description: str) -> None:

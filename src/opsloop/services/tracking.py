@@ -20,7 +20,7 @@ from opsloop.domain.names import (
     check_label,
     check_name,
 )
-from opsloop.domain.run_query import parse_filter, parse_order
+from opsloop.domain.run_query import Field, Order, parse_filter, parse_order
 from opsloop.services.projects import ProjectService
 from opsloop.store.artifacts import ArtifactStore, check_sha256
 from opsloop.store.database import Database, retry_races
@@ -32,6 +32,10 @@ MAX_ERROR_TEXT = 20_000
 MAX_CLOCK_SKEW_S = 300.0
 SMALL_SERIES = 32  # below this, plain Python checks beat NumPy's per-call cost
 RUN_ID = re.compile(r"^[0-9a-f]{32}\Z")
+DURATION = Field("attribute", "duration")
+# A comma outside backticks (an even number of them follows it) separates two orders.
+_ORDER_COMMA = re.compile(r",(?=(?:[^`]*`[^`]*`)*[^`]*\Z)")
+_DURATION_ORDER = re.compile(r"\s*duration(?:\s+(asc|desc))?\s*", re.IGNORECASE)
 
 
 def clean_params(values: Mapping[str, Any] | None) -> dict[str, str]:
@@ -116,6 +120,24 @@ def check_metrics(series: Mapping[str, MetricSeries] | None) -> dict[str, Metric
         if bad:
             raise not_finite(key, points.values[bad[0]], points.steps[bad[0]])
     return dict(series or {})
+
+
+def parse_table_order(text: str | None) -> list[Order]:
+    """The search language's order, where ``duration`` (end - start) may also be named: the
+    web UI's runs table sorts by it."""
+    if text is None or not text.strip():
+        return []
+    orders: list[Order] = []
+    for part in _ORDER_COMMA.split(text):
+        duration = _DURATION_ORDER.fullmatch(part)
+        if duration is not None:
+            orders.append(Order(DURATION, (duration.group(1) or "asc").lower() == "desc"))
+            continue
+        parsed = parse_order(part)
+        if not parsed:
+            raise InvalidInput(f"order {part!r} must be FIELD [asc|desc]", field="order_by")
+        orders.extend(parsed)
+    return orders
 
 
 def _check_running(run_id: str, status: RunStatus) -> None:
@@ -390,20 +412,38 @@ class TrackingService:
         limit: int = 100,
         offset: int = 0,
     ) -> tuple[list[Run], int]:
+        return self._search(project, experiment, filter, parse_order(order_by), limit, offset)
+
+    def browse_runs(
+        self,
+        project: str,
+        *,
+        experiment: str | None = None,
+        filter: str | None = None,
+        order_by: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[Run], int]:
+        """``search_runs`` for the web UI's table, whose order may also name ``duration``."""
+        order = parse_table_order(order_by)
+        return self._search(project, experiment, filter, order, limit, offset)
+
+    def _search(
+        self,
+        project: str,
+        experiment: str | None,
+        filter: str | None,
+        order: list[Order],
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Run], int]:
         if not 1 <= limit <= MAX_SEARCH_PAGE:
             raise InvalidInput(f"limit must be between 1 and {MAX_SEARCH_PAGE}", field="limit")
         if offset < 0:
             raise InvalidInput("offset must be >= 0", field="offset")
-        clauses, order = parse_filter(filter), parse_order(order_by)
+        clauses = parse_filter(filter)
         with self.db.read() as conn:
-            project_id = projects.get_id(conn, check_name(project, "project"))
-            experiment_id = None
-            if experiment is not None:
-                experiment_id = projects.find_experiment_id(conn, project_id, experiment)
-                if experiment_id is None:
-                    raise NotFound(
-                        f"experiment {project}/{experiment} not found", field="experiment"
-                    )
+            project_id, experiment_id = _scope(conn, project, experiment)
             return runs.search(
                 conn,
                 project_id=project_id,
@@ -413,6 +453,35 @@ class TrackingService:
                 limit=limit,
                 offset=offset,
             )
+
+    def common_keys(
+        self, project: str, *, experiment: str | None = None, sample: int = 500
+    ) -> tuple[list[str], list[str]]:
+        """(metric keys, param keys) of the project's newest ``sample`` runs, most used first."""
+        with self.db.read() as conn:
+            project_id, experiment_id = _scope(conn, project, experiment)
+            return runs.common_keys(
+                conn, project_id=project_id, experiment_id=experiment_id, sample=sample
+            )
+
+    def get_runs(self, run_ids: list[str]) -> list[Run]:
+        """Runs by id or unique prefix, whole, in the order given; NotFound names the first
+        unknown one."""
+        with self.db.read() as conn:
+            return runs.get_many(conn, run_ids)
+
+    def metric_histories(
+        self, run_ids: list[str], keys: list[str] | None = None
+    ) -> dict[str, dict[str, MetricSeries]]:
+        """run id -> key -> history, for full run ids, in one query (only ``keys`` if given)."""
+        with self.db.read() as conn:
+            return runs.metric_histories(conn, run_ids, keys)
+
+    def registered_from(self, run_id: str) -> list[str]:
+        """The refs (``project/model@version``) of the model versions made from a run."""
+        with self.db.read() as conn:
+            found = runs.registered_from(conn, runs.resolve_id(conn, run_id))
+        return [f"{project}/{model}@{version}" for project, model, version in found]
 
     def log_artifact(self, run_id: str, path: str, sha256: str) -> Run:
         """Attach an uploaded blob to a run under a relative path."""
@@ -434,3 +503,14 @@ class TrackingService:
             _check_running(run_id, status)
             runs.add_input(conn, run_id, datasets.version_id(conn, project, dataset, version))
         return self.get_run(run_id)
+
+
+def _scope(conn: Any, project: str, experiment: str | None) -> tuple[int, int | None]:
+    """The ids of a project and (when named) one of its experiments; NotFound otherwise."""
+    project_id = projects.get_id(conn, check_name(project, "project"))
+    if experiment is None:
+        return project_id, None
+    experiment_id = projects.find_experiment_id(conn, project_id, experiment)
+    if experiment_id is None:
+        raise NotFound(f"experiment {project}/{experiment} not found", field="experiment")
+    return project_id, experiment_id

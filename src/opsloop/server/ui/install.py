@@ -12,7 +12,15 @@ from fastapi.staticfiles import StaticFiles
 from opsloop.domain.errors import OpsloopError
 from opsloop.server import errors
 from opsloop.server.ui import session
-from opsloop.server.ui.pages import endpoints, overview
+from opsloop.server.ui.pages import (
+    endpoints,
+    models,
+    monitoring,
+    overview,
+    pipelines,
+    review,
+    runs,
+)
 from opsloop.server.ui.render import environment
 from opsloop.server.ui.viewer import LoginNeeded
 
@@ -23,7 +31,7 @@ def install(app: FastAPI) -> None:
     static = files("opsloop.server.ui").joinpath("static")
     app.mount(STATIC, StaticFiles(directory=str(static)), name="ui-static")
     app.include_router(session.router)
-    for page in (overview, endpoints):
+    for page in (overview, runs, models, endpoints, monitoring, review, pipelines):
         app.include_router(page.router)
     app.add_exception_handler(LoginNeeded, _to_login)
     app.add_exception_handler(OpsloopError, _page_or_json)

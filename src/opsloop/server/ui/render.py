@@ -19,7 +19,12 @@ from opsloop.server.ui.viewer import Viewer
 # The pages in the navigation, in order: (path, title).
 NAVIGATION = (
     ("/", "Overview"),
+    ("/ui/runs", "Runs"),
+    ("/ui/models", "Models"),
     ("/ui/endpoints", "Endpoints"),
+    ("/ui/monitoring", "Monitoring"),
+    ("/ui/review", "Review"),
+    ("/ui/pipelines", "Pipelines"),
 )
 
 

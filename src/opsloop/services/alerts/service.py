@@ -115,6 +115,15 @@ class AlertService:
             )
             return alerts.list_alerts(conn, endpoint_id=endpoint_id, state=wanted, limit=limit)
 
+    def recent(self, endpoint: str, since: float, limit: int = 100) -> list[Alert]:
+        """The endpoint's open alerts and those fired after ``since`` (epoch seconds),
+        newest first."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+        with self.db.read() as conn:
+            endpoint_id = endpoints.get_id(conn, check_name(endpoint, "endpoint"))
+            return alerts.open_or_since(conn, endpoint_id, float(since), limit)
+
     def resolve(self, alert_id: int, actor: Actor, reason: str = "") -> Alert:
         """Close an open alert by hand. Windows that ended before now no longer count toward
         firing its rule again. Notifies nobody: the person resolving it knows."""

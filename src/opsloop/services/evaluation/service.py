@@ -18,6 +18,7 @@ from opsloop.services.serving.inputs import InputSchema
 from opsloop.store.database import Database
 from opsloop.store.repos import evaluations, events, models
 from opsloop.store.repos._time import now
+from opsloop.store.repos.evaluations import VERDICTS, VerdictSummary
 
 
 class EvaluationService:
@@ -133,6 +134,39 @@ class EvaluationService:
         with self.db.read() as conn:
             model_id = models.get_id(conn, version.project, version.model)
             return evaluations.for_version(conn, models.version_id(conn, model_id, version.version))
+
+    def newest_verdicts(
+        self, project: str, model: str, versions: list[int]
+    ) -> dict[int, VerdictSummary]:
+        """The newest gated evaluation of each of ``versions`` that has one."""
+        with self.db.read() as conn:
+            return evaluations.newest_verdicts(conn, models.get_id(conn, project, model), versions)
+
+    def for_model(
+        self,
+        project: str,
+        model: str,
+        *,
+        version: int | None = None,
+        verdict: str | None = None,
+        limit: int,
+        offset: int = 0,
+    ) -> tuple[list[Evaluation], int]:
+        """A page of a model's evaluations, newest first: of one ``version``, with one
+        ``verdict`` ("go", "no-go", or "none" for ungated); and how many match in all."""
+        if verdict is not None and verdict not in VERDICTS:
+            raise InvalidInput(
+                f"verdict {verdict!r} must be one of {', '.join(VERDICTS)}", field="verdict"
+            )
+        with self.db.read() as conn:
+            return evaluations.for_model(
+                conn,
+                models.get_id(conn, project, model),
+                version=version,
+                verdict=verdict,
+                limit=limit,
+                offset=offset,
+            )
 
     def _champion(
         self, candidate: ModelVersion, endpoint: str | None

@@ -10,9 +10,11 @@ recent. Running a window again replaces all of its values. The server's schedule
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -47,6 +49,7 @@ MONITOR_ACTOR = Actor(name="monitor", kind=ActorKind.MONITOR)
 MAX_SOURCE = 100_000
 MAX_VALUES = 100_000
 MAX_METRIC = 250
+MAX_HISTORY = 1_000_000  # values a page's history reads at most (windows x metrics)
 RELABEL_EVERY_S = 300.0  # late labels are taken in at least this often (and once per window)
 
 
@@ -182,6 +185,64 @@ class MonitorService:
                 windows=limit,
                 limit=MAX_VALUES,
             )
+
+    # -- what the web UI reads ---------------------------------------------------------------
+
+    def history(
+        self,
+        endpoint: str,
+        metrics: Sequence[str],
+        since: float,
+        max_windows: int,
+        max_points: int,
+    ) -> MonitorHistory:
+        """What a monitor's page draws, of windows ending after ``since`` (epoch seconds),
+        at most the newest ``max_windows``: the values of ``metrics`` per window; every
+        feature's drift in at most ``max_points`` groups of windows (the worst of each);
+        which features each window found drifted; and the newest window's drift values with
+        their details. Seven queries, whatever the number of windows and features."""
+        with self.db.read() as conn:
+            endpoint_id, monitor = self._monitor(conn, check_name(endpoint, "endpoint"))
+            window_s = monitor.config.window_s
+            spanned = 1.0  # windows from the oldest in the period to the newest
+            if monitor.last_window_end is not None:
+                newest = monitor.last_window_end.timestamp()
+                since = max(since, newest - max_windows * window_s)
+                oldest = monitors.oldest_end(conn, endpoint_id, since)
+                if oldest is not None:
+                    spanned = max(1.0, (newest - oldest) / window_s + 1)
+            group_s = math.ceil(window_s * math.ceil(spanned / max_points))
+            values = monitors.points(conn, endpoint_id, metrics, since, MAX_HISTORY)
+            last = monitors.newest_drift_end(conn, endpoint_id, since)
+            latest = (
+                [] if last is None else monitors.window_details(conn, endpoint_id, last, "drift.")
+            )
+            tested = [value.metric for value in latest if _decided_by_p_value(value.detail)]
+            drift = (
+                []
+                if last is None
+                else monitors.drift_buckets(conn, endpoint_id, since, group_s, tested, MAX_HISTORY)
+            )
+            shares = monitors.details(conn, endpoint_id, "drift.share_drifted", since, max_windows)
+        drifted = {
+            end: list(detail.get("drifted", []))
+            for end, detail in shares
+            if isinstance(detail, dict)
+        }
+        return MonitorHistory(monitor, since, group_s, values, drift, drifted, latest)
+
+    def newest_windows(self, metrics: Sequence[str]) -> dict[str, list[monitors.Newest]]:
+        """Every monitor's values of ``metrics`` in its newest computed window, by endpoint
+        (a monitor that has computed none is left out)."""
+        with self.db.read() as conn:
+            found: dict[str, list[monitors.Newest]] = {}
+            for value in monitors.newest_windows(conn, metrics):
+                found.setdefault(value.endpoint, []).append(value)
+            return found
+
+    def list_monitors(self) -> list[Monitor]:
+        with self.db.read() as conn:
+            return monitors.list_all(conn)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -432,6 +493,19 @@ class MonitorService:
         retry_races(write, f"storing the monitor values of {state.name}")
 
 
+@dataclass(frozen=True)
+class MonitorHistory:
+    """A monitor's values over a period, and its drift verdicts (``history``)."""
+
+    monitor: Monitor
+    since: float
+    group_s: int  # drift is grouped by the windows whose ends fall in these many seconds
+    values: list[monitors.Point]  # by metric, then window
+    drift: list[monitors.DriftBucket]
+    drifted: dict[float, list[str]]  # window end -> the features it found drifted
+    newest_drift: list[MonitorValue]  # drift.*, with details, of the newest window with any
+
+
 def _new_labels(conn: Any, endpoint: str, monitor: Monitor) -> tuple[int, float] | None:
     """The newest feedback event about ``endpoint`` the monitor has not taken in, and the
     time of the oldest such event; None when there is none."""
@@ -441,6 +515,14 @@ def _new_labels(conn: Any, endpoint: str, monitor: Monitor) -> tuple[int, float]
         kind=FEEDBACK_EVENT,
         after_id=monitor.labels_seen_event or 0,
     )
+
+
+def _decided_by_p_value(detail: dict[str, Any] | None) -> bool:
+    """Whether a feature's drift verdict rests on a p-value: its test then left one beside
+    its statistic (``ks`` and ``ks_p_value``)."""
+    if not detail or not isinstance(detail.get("statistics"), dict):
+        return False
+    return f"{detail.get('test')}_p_value" in detail["statistics"]
 
 
 def _thresholds(config: MonitorConfig) -> DriftThresholds | None:

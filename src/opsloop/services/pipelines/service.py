@@ -11,6 +11,7 @@ import builtins
 import logging
 import threading
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -53,6 +54,30 @@ log = logging.getLogger(__name__)
 MAX_LIST = 1_000
 MAX_ERROR_EVENT = 500
 SCHEDULER = Actor(name="scheduler", kind=ActorKind.SYSTEM)
+
+
+@dataclass(frozen=True)
+class RunCount:
+    """How many runs of ``pipeline`` (in ``project``) have ``status``."""
+
+    pipeline: str
+    project: str | None
+    status: str
+    runs: int
+
+    def matches(self, pipeline: str | None, project: str | None, status: str | None) -> bool:
+        return (
+            pipeline in (None, self.pipeline)
+            and project in (None, self.project)
+            and status in (None, self.status)
+        )
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: builtins.list[PipelineRun]
+    total: int  # runs that match the filters, on every page
+    counts: builtins.list[RunCount]  # every run stored, whatever the filters
 
 
 def subject_of(pipeline: str) -> str:
@@ -160,6 +185,46 @@ class PipelineService:
             raise InvalidInput(f"status must be one of {statuses}", field="status")
         with self.db.read() as conn:
             return repo.list_runs(conn, pipeline, limit, status)
+
+    def page(
+        self,
+        *,
+        pipeline: str | None = None,
+        project: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> RunPage:
+        """One page of runs (newest first; steps with their statuses and times only), how many
+        match the filters, and the runs stored per pipeline, project and status; read in one
+        transaction."""
+        if not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
+            raise InvalidInput(f"limit must be between 1 and {MAX_LIST}", field="limit")
+        if not isinstance(offset, int) or offset < 0:
+            raise InvalidInput("offset must be a whole number, 0 or more", field="offset")
+        if pipeline is not None:
+            check_name(pipeline, "pipeline")
+        if project is not None:
+            check_name(project, "project")
+        if status is not None and status not in PipelineStatus.__members__.values():
+            statuses = ", ".join(s.value for s in PipelineStatus)
+            raise InvalidInput(f"status {status!r} must be one of {statuses}", field="status")
+        with self.db.read() as conn:
+            counts = [RunCount(*row) for row in repo.run_counts(conn)]
+            total = sum(c.runs for c in counts if c.matches(pipeline, project, status))
+            runs = (
+                repo.page_runs(
+                    conn,
+                    pipeline=pipeline,
+                    project=project,
+                    status=status,
+                    limit=limit,
+                    offset=offset,
+                )
+                if offset < total
+                else []
+            )
+        return RunPage(runs, total, counts)
 
     def executor(self, executor: str | None) -> Executor:
         if executor is not None and not isinstance(executor, str):

@@ -53,7 +53,7 @@ def why_not_held(conn: Connection, item: ReviewItem, reviewer: str, now: float) 
         return f"you have already {seen} review item {item.id}"
     expires = None if item.claim_expires_at is None else item.claim_expires_at.timestamp()
     if item.claimed_by == reviewer and expires is not None and expires <= now:
-        return f"your claim on review item {item.id} lapsed; claim it again (review next)"
+        return f"your claim on review item {item.id} lapsed; claim it again"
     if item.claimed_by is not None and expires is not None and expires > now:
         return f"review item {item.id} is claimed by {item.claimed_by}"
-    return f"claim review item {item.id} before deciding it (review next)"
+    return f"claim review item {item.id} before deciding it"

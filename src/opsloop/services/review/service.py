@@ -56,6 +56,7 @@ MAX_REVIEWS = 5  # reviewers who disagree bring one more, up to this many
 MAX_SOURCE = 100_000
 MAX_NOTE = 2_000
 MAX_ITEMS = 1_000
+MAX_OFFSET = 1_000_000
 CLAIM_TRIES = 100
 
 
@@ -128,6 +129,11 @@ class ReviewService:
     def policy(self, endpoint: str) -> ReviewPolicy:
         with self.db.read() as conn:
             return self._policy(conn, check_name(endpoint, "endpoint"))[1]
+
+    def policies(self) -> list[ReviewPolicy]:
+        """Every endpoint's review policy, by endpoint name."""
+        with self.db.read() as conn:
+            return repo.list_policies(conn)
 
     # -- routing ---------------------------------------------------------------------------
 
@@ -250,6 +256,16 @@ class ReviewService:
             # Another reviewer claimed that one between our read and our update: next one.
         raise Conflict("too many reviewers are claiming at once; try again", field="claim")
 
+    def held(self, endpoint: str, reviewer: Actor, now: float | None = None) -> ReviewItem | None:
+        """The item ``reviewer`` holds a live claim on, with its choices; None when they hold
+        none. Only reads: taking the next item is ``claim``."""
+        with self.db.read() as conn:
+            endpoint_id, policy = self._policy(conn, check_name(endpoint, "endpoint"))
+            state = endpoints.get(conn, endpoint)
+            moment = self.clock() if now is None else now
+            found = repo.held_by(conn, endpoint_id, reviewer.name, moment)
+        return None if found is None else self._with_choices(found, state, policy)
+
     def remaining(self, endpoint: str, reviewer: Actor, now: float | None = None) -> int:
         """Open items ``reviewer`` could still claim, the one they hold included."""
         with self.db.read() as conn:
@@ -371,16 +387,21 @@ class ReviewService:
         return self.item(endpoint, item.id)
 
     def items(
-        self, endpoint: str, *, status: str | None = None, limit: int = 100
+        self, endpoint: str, *, status: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[ReviewItem]:
-        """Open items in queue order, or every (or closed) item newest first."""
+        """Open items in queue order, or every (or closed) item newest first; ``offset``
+        skips that many first (a page further)."""
         if status not in (None, repo.OPEN, repo.CLOSED):
             raise InvalidInput("status must be open or closed", field="status")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_ITEMS:
             raise InvalidInput(f"limit must be a whole number from 1 to {MAX_ITEMS}", field="limit")
+        if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+            raise InvalidInput(
+                f"offset must be a whole number from 0 to {MAX_OFFSET:,}", field="offset"
+            )
         with self.db.read() as conn:
             endpoint_id, _ = self._policy(conn, check_name(endpoint, "endpoint"))
-            return repo.list_items(conn, endpoint_id, status, limit)
+            return repo.list_items(conn, endpoint_id, status, limit, offset)
 
     def item(self, endpoint: str, item_id: int) -> ReviewItem:
         """One item with its decisions, in order, and the labels a reviewer may give."""

@@ -31,8 +31,11 @@ def gather(
         routed = events.data_since(
             conn, subject=subject_of(endpoint), kind=ROUTED_EVENT, since=start
         )
-    # Errors known from any label: the log's latest label of each served prediction.
-    table = log.export(endpoint, since=at(start), until=at(now), with_inputs=False)
+    # Errors known from any label: the log's latest label of each served prediction. Only the
+    # labelled rows leave the log: most predictions never get a label.
+    table = log.export(
+        endpoint, since=at(start), until=at(now), with_inputs=False, labelled_only=True
+    )
     wrong = sorted(
         set(
             figures.wrong_request_ids(

@@ -82,13 +82,20 @@ class PredictionLog:
         until: datetime | None = None,
         role: str | None = None,
         with_inputs: bool = True,
+        labelled_only: bool = False,
     ) -> pa.Table:
-        """Predictions in ``[since, until)`` with their latest feedback, ordered by time.
+        """Predictions in ``[since, until)`` with their latest feedback, ordered by time;
+        ``labelled_only``: only those that have feedback.
 
         Naive datetimes are taken as UTC.
         """
         return self._reader_started().export(
-            endpoint, since=since, until=until, role=role, with_inputs=with_inputs
+            endpoint,
+            since=since,
+            until=until,
+            role=role,
+            with_inputs=with_inputs,
+            labelled_only=labelled_only,
         )
 
     def labelled_since(

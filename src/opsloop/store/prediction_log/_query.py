@@ -204,6 +204,7 @@ class Reader:
         until: dt.datetime | None,
         role: str | None,
         with_inputs: bool,
+        labelled_only: bool = False,
     ) -> pa.Table:
         since, until = _utc(since), _utc(until)
         first = since.date().isoformat() if since else None
@@ -226,11 +227,15 @@ class Reader:
                 )
                 names.extend(dict.fromkeys(inputs))
             f_sources = self._sources(cursor, "f", *feedback, params)
+            join = (
+                "JOIN f ON p.request_id = f.request_id WHERE f.label IS NOT NULL"
+                if labelled_only
+                else "LEFT JOIN f ON p.request_id = f.request_id"
+            )
             sql = (
                 f"WITH p AS ({_union(p_sources, names, PREDICTION_FIELDS, where)}),"
                 f" f AS ({_latest_feedback(f_sources)})"
-                f" SELECT p.*, {_LABEL_COLUMNS} FROM p LEFT JOIN f ON p.request_id = f.request_id"
-                " ORDER BY p.time, p.request_id"
+                f" SELECT p.*, {_LABEL_COLUMNS} FROM p {join} ORDER BY p.time, p.request_id"
             )
             table = cursor.sql(sql, params=params).to_arrow_table()
         finally:

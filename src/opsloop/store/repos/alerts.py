@@ -111,6 +111,20 @@ def list_alerts(
     return [_alert(row) for row in conn.execute(query).mappings()]
 
 
+def open_or_since(conn: Connection, endpoint_id: int, since: float, limit: int) -> list[Alert]:
+    """The endpoint's open alerts and those fired after ``since``, newest first; at most
+    ``limit``."""
+    query = (
+        _ALERTS.where(
+            alerts.c.endpoint_id == endpoint_id,
+            (alerts.c.state == AlertState.FIRING.value) | (alerts.c.fired_at > since),
+        )
+        .order_by(alerts.c.id.desc())
+        .limit(limit)
+    )
+    return [_alert(row) for row in conn.execute(query).mappings()]
+
+
 def firing_counts(conn: Connection) -> list[tuple[str, Severity, int]]:
     """How many alerts are open per endpoint and severity."""
     rows = conn.execute(

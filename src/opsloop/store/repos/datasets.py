@@ -9,7 +9,13 @@ from sqlalchemy import Connection, func, select
 from opsloop.domain.entities import Dataset, DatasetProfile, DatasetVersion
 from opsloop.domain.errors import NotFound
 from opsloop.store.repos._time import at, now
-from opsloop.store.tables import dataset_lineage, dataset_versions, datasets, projects
+from opsloop.store.tables import (
+    dataset_lineage,
+    dataset_versions,
+    datasets,
+    projects,
+    run_inputs,
+)
 
 
 def find_id(conn: Connection, project_id: int, name: str) -> int | None:
@@ -149,3 +155,13 @@ def list_all(conn: Connection, project: str | None) -> list[Dataset]:
         )
         for row in conn.execute(statement)
     ]
+
+
+def used_by_run(conn: Connection, run_id: str) -> list[DatasetVersion]:
+    """The dataset versions a run read, by project, dataset and version."""
+    statement = (
+        _VERSIONS.join(run_inputs, run_inputs.c.dataset_version_id == dataset_versions.c.id)
+        .where(run_inputs.c.run_id == run_id)
+        .order_by(projects.c.name, datasets.c.name, dataset_versions.c.version)
+    )
+    return _versions(conn, statement)

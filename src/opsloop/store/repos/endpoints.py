@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, RowMapping, select
+from sqlalchemy import Connection, RowMapping, func, or_, select
 
 from opsloop.domain.deployments import Deployment, DeploymentAction, Endpoint, TrafficPlan
 from opsloop.domain.entities import ActorKind
@@ -139,3 +139,56 @@ def _deployment(row: RowMapping, endpoint: str) -> Deployment:
         actor_kind=ActorKind(row["actor_kind"]),
         time=at(row["time"]),
     )
+
+
+class Served(NamedTuple):
+    """A deployment whose plan held a version, beside its endpoint's current deployment."""
+
+    deployment: Deployment
+    role: str  # primary, canary or shadow
+    current: bool  # the endpoint's plan is this deployment's now
+
+
+_ROLES = ("primary", "canary", "shadow")
+
+
+def serving(
+    conn: Connection, project: str, model: str, version: int, limit: int
+) -> tuple[list[Served], int]:
+    """The deployments (newest first) of the project's endpoints whose traffic plan held
+    ``model@version`` in any role, and how many there are in all."""
+    plan = deployments.c.plan
+    held = or_(
+        *(
+            (plan[(role, "model")].as_string() == model)
+            & (plan[(role, "version")].as_integer() == version)
+            for role in _ROLES
+        )
+    )
+    where = (projects.c.name == project) & held
+    joined = deployments.join(endpoints, endpoints.c.id == deployments.c.endpoint_id).join(
+        projects, projects.c.id == endpoints.c.project_id
+    )
+    rows = conn.execute(
+        select(
+            deployments,
+            endpoints.c.name.label("endpoint"),
+            endpoints.c.deployment.label("current_number"),
+        )
+        .select_from(joined)
+        .where(where)
+        .order_by(deployments.c.time.desc(), deployments.c.id.desc())
+        .limit(limit)
+    ).mappings()
+    found = []
+    for row in rows:
+        record = _deployment(row, row["endpoint"])
+        role = next(
+            name
+            for name in _ROLES
+            if (slot := getattr(record.plan, name)) is not None
+            and (slot.model, slot.version) == (model, version)
+        )
+        found.append(Served(record, role, row["current_number"] == record.number))
+    total = conn.execute(select(func.count()).select_from(joined).where(where)).scalar()
+    return found, int(total or 0)

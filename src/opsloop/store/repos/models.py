@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, func, select
 
-from opsloop.domain.entities import Model, ModelVersion, Signature
+from opsloop.domain.entities import AliasMove, Model, ModelVersion, Signature
 from opsloop.domain.errors import NotFound
 from opsloop.store.repos._time import at, now
-from opsloop.store.tables import aliases, model_versions, models, projects
+from opsloop.store.tables import aliases, events, model_versions, models, projects
 
 
 def find_id(conn: Connection, project_id: int, name: str) -> int | None:
@@ -194,3 +195,132 @@ def version_id(conn: Connection, model_id: int, version: int) -> int:
         get_version(conn, model_id, version)  # raises not-found naming the model
         raise AssertionError("unreachable")  # pragma: no cover
     return int(found)
+
+
+# -- reads for pages: bounded, a few queries each -----------------------------------------
+
+
+class ModelSummary(NamedTuple):
+    model: Model
+    versions: int
+    last_registered: datetime | None
+
+
+_STATS = (
+    select(
+        model_versions.c.model_id,
+        func.count().label("versions"),
+        func.max(model_versions.c.version).label("latest"),
+        func.max(model_versions.c.created_at).label("last"),
+    )
+    .group_by(model_versions.c.model_id)
+    .subquery()
+)
+_SUMMARIES = (
+    select(
+        models,
+        projects.c.name.label("project"),
+        _STATS.c.versions,
+        _STATS.c.latest,
+        _STATS.c.last,
+    )
+    .join(projects, projects.c.id == models.c.project_id)
+    .outerjoin(_STATS, _STATS.c.model_id == models.c.id)
+)
+
+
+def summaries(
+    conn: Connection, project: str | None, limit: int, offset: int = 0
+) -> tuple[list[ModelSummary], int]:
+    """A page of models (by project, then name) with their version count and last
+    registration, and how many models there are in all."""
+    statement = _SUMMARIES.order_by(projects.c.name, models.c.name).limit(limit).offset(offset)
+    counted = select(func.count()).select_from(models)
+    if project is not None:
+        statement = statement.where(projects.c.name == project)
+        counted = counted.join(projects, projects.c.id == models.c.project_id).where(
+            projects.c.name == project
+        )
+    return _summaries(conn, statement), int(conn.execute(counted).scalar() or 0)
+
+
+def summary(conn: Connection, project: str, name: str) -> ModelSummary:
+    model_id = get_id(conn, project, name)  # raises not-found naming what is missing
+    return _summaries(conn, _SUMMARIES.where(models.c.id == model_id))[0]
+
+
+def _summaries(conn: Connection, statement: Any) -> list[ModelSummary]:
+    rows = conn.execute(statement).all()
+    by_model = _aliases_by_model(conn, [row.id for row in rows])
+    return [
+        ModelSummary(
+            Model(
+                project=row.project,
+                name=row.name,
+                description=row.description,
+                created_at=at(row.created_at),
+                latest_version=row.latest,
+                aliases=by_model[row.id],
+            ),
+            int(row.versions or 0),
+            None if row.last is None else at(row.last),
+        )
+        for row in rows
+    ]
+
+
+def version_page(
+    conn: Connection, model_id: int, limit: int, offset: int = 0
+) -> list[ModelVersion]:
+    """A page of a model's versions, newest first."""
+    return _versions(
+        conn,
+        _VERSIONS.where(model_versions.c.model_id == model_id)
+        .order_by(model_versions.c.version.desc())
+        .limit(limit)
+        .offset(offset),
+    )
+
+
+def _alias_moves_of(subject: str, alias: str | None) -> Any:
+    condition = (events.c.subject == subject) & (events.c.kind == "alias.moved")
+    if alias is not None:
+        condition &= events.c.data["alias"].as_string() == alias
+    return condition
+
+
+def alias_moves(
+    conn: Connection, subject: str, *, alias: str | None, limit: int, offset: int = 0
+) -> tuple[list[AliasMove], int]:
+    """A page of the alias moves recorded in the event log about ``subject`` (the model),
+    newest first, and how many there are in all."""
+    where = _alias_moves_of(subject, alias)
+    rows = conn.execute(
+        select(events).where(where).order_by(events.c.id.desc()).limit(limit).offset(offset)
+    ).all()
+    total = conn.execute(select(func.count()).select_from(events).where(where)).scalar()
+    return [_move(row) for row in rows], int(total or 0)
+
+
+def newest_alias_moves(conn: Connection, subject: str) -> dict[str, AliasMove]:
+    """The newest move of each alias the model ever had: who set it where it is, and why."""
+    newest = (
+        select(func.max(events.c.id))
+        .where(_alias_moves_of(subject, None))
+        .group_by(events.c.data["alias"].as_string())
+    )
+    rows = conn.execute(select(events).where(events.c.id.in_(newest))).all()
+    return {move.alias: move for move in map(_move, rows)}
+
+
+def _move(row: Any) -> AliasMove:
+    data = row.data
+    return AliasMove(
+        alias=data.get("alias", ""),
+        from_version=data.get("from_version"),
+        to_version=data.get("to_version"),
+        time=at(row.time),
+        actor=row.actor,
+        event_id=row.id,
+        reason=data.get("reason", ""),
+    )

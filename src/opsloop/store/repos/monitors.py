@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    RowMapping,
+    case,
+    cast,
+    func,
+    null,
+    select,
+)
 
 from opsloop.domain.monitoring import Monitor, MonitorConfig, MonitorValue
 from opsloop.store.repos._time import at, at_or_none
@@ -174,3 +184,178 @@ def _value(row: RowMapping) -> MonitorValue:
         value=row["value"],
         detail=row["detail"],
     )
+
+
+# -- what the web UI reads: light rows, a detail only where asked for --------------------------
+
+# Metrics that start with ``drift.`` but are no feature's.
+NOT_FEATURES = ("drift.share_drifted", "drift.prediction")
+
+
+class Point(NamedTuple):
+    """One number of one window, as a chart needs it."""
+
+    window_end: float
+    metric: str
+    value: float | None
+
+
+class DriftBucket(NamedTuple):
+    """One feature's drift over a group of windows: its worst in them."""
+
+    bucket: int  # window_end // the group's seconds
+    metric: str
+    statistic: float | None  # the largest
+    p_value: float | None  # the smallest, where a test decides by it
+    window_end: float  # the newest window of the group with a value
+
+
+class Newest(NamedTuple):
+    """One value of a monitor's newest computed window."""
+
+    endpoint: str
+    metric: str
+    window_start: float
+    window_end: float
+    value: float | None
+    detail: dict[str, Any] | None
+    computed_at: float
+
+
+def points(
+    conn: Connection, endpoint_id: int, metrics: Sequence[str], since: float, limit: int
+) -> list[Point]:
+    """Values of ``metrics`` in windows ending after ``since``, by metric then window; at
+    most ``limit`` rows (the (endpoint, metric, window) index leads to just these)."""
+    rows = conn.execute(
+        select(monitor_values.c.window_end, monitor_values.c.metric, monitor_values.c.value)
+        .where(
+            monitor_values.c.endpoint_id == endpoint_id,
+            monitor_values.c.metric.in_(list(metrics)),
+            monitor_values.c.window_end > since,
+        )
+        .order_by(monitor_values.c.metric, monitor_values.c.window_end)
+        .limit(limit)
+    ).all()
+    return [Point(*row) for row in rows]
+
+
+def details(
+    conn: Connection, endpoint_id: int, metric: str, since: float, limit: int
+) -> list[tuple[float, dict[str, Any] | None]]:
+    """``(window_end, detail)`` of one metric in windows ending after ``since``, oldest
+    first; at most ``limit`` (the newest)."""
+    rows = conn.execute(
+        select(monitor_values.c.window_end, monitor_values.c.detail)
+        .where(
+            monitor_values.c.endpoint_id == endpoint_id,
+            monitor_values.c.metric == metric,
+            monitor_values.c.window_end > since,
+        )
+        .order_by(monitor_values.c.window_end.desc())
+        .limit(limit)
+    ).all()
+    return [(end, detail) for end, detail in reversed(rows)]
+
+
+def _feature_drift() -> ColumnElement[bool]:
+    # "drift." holds no LIKE wildcard: nothing to escape, nothing to build per row
+    metric = monitor_values.c.metric
+    return metric.like("drift.%") & metric.not_in(NOT_FEATURES)
+
+
+def oldest_end(conn: Connection, endpoint_id: int, since: float) -> float | None:
+    """The end of the oldest window after ``since`` with any value."""
+    found = conn.execute(
+        select(func.min(monitor_values.c.window_end)).where(
+            monitor_values.c.endpoint_id == endpoint_id, monitor_values.c.window_end > since
+        )
+    ).scalar()
+    return None if found is None else float(found)
+
+
+def newest_drift_end(conn: Connection, endpoint_id: int, since: float) -> float | None:
+    """The end of the newest window after ``since`` with a feature's drift in it."""
+    found = conn.execute(
+        select(monitor_values.c.window_end)
+        .where(
+            monitor_values.c.endpoint_id == endpoint_id,
+            monitor_values.c.window_end > since,
+            _feature_drift(),
+        )
+        .order_by(monitor_values.c.window_end.desc())
+        .limit(1)
+    ).scalar()
+    return None if found is None else float(found)
+
+
+def drift_buckets(
+    conn: Connection,
+    endpoint_id: int,
+    since: float,
+    seconds: int,
+    tested: Sequence[str],
+    limit: int,
+) -> list[DriftBucket]:
+    """Every feature's drift in windows ending after ``since``, grouped by the ``seconds``
+    their ends fall in: the largest statistic of each group and, for the ``tested`` metrics
+    (a test decides them by its p-value), the smallest p-value, which the database reads out
+    of the details (they never leave it). At most ``limit`` rows."""
+    end = monitor_values.c.window_end
+    bucket = (cast(end, BigInteger) // seconds).label("bucket")
+    columns: list[Any] = [bucket, monitor_values.c.metric, func.max(monitor_values.c.value)]
+    if tested:
+        p_value = monitor_values.c.detail["p_value"].as_float()
+        columns.append(func.min(case((monitor_values.c.metric.in_(list(tested)), p_value))))
+    else:
+        columns.append(null())
+    columns.append(func.max(end))
+    rows = conn.execute(
+        select(*columns)
+        .where(monitor_values.c.endpoint_id == endpoint_id, end > since, _feature_drift())
+        .group_by(bucket, monitor_values.c.metric)
+        .limit(limit)
+    ).all()
+    return [DriftBucket(*row) for row in rows]
+
+
+def window_details(
+    conn: Connection, endpoint_id: int, window_end: float, prefix: str
+) -> list[MonitorValue]:
+    """The values, with their details, of one window's metrics starting with ``prefix``."""
+    rows = conn.execute(
+        select(monitor_values)
+        .where(
+            monitor_values.c.endpoint_id == endpoint_id,
+            monitor_values.c.window_end == window_end,
+            monitor_values.c.metric.startswith(prefix, autoescape=True),
+        )
+        .order_by(monitor_values.c.metric)
+    ).mappings()
+    return [_value(row) for row in rows]
+
+
+def newest_windows(conn: Connection, metrics: Sequence[str]) -> list[Newest]:
+    """For every monitor that has computed a window, the values of ``metrics`` in its
+    newest one (the window its progress names)."""
+    rows = conn.execute(
+        select(
+            endpoints.c.name,
+            monitor_values.c.metric,
+            monitor_values.c.window_start,
+            monitor_values.c.window_end,
+            monitor_values.c.value,
+            monitor_values.c.detail,
+            monitor_values.c.computed_at,
+        )
+        .select_from(monitors)
+        .join(endpoints, endpoints.c.id == monitors.c.endpoint_id)
+        .join(
+            monitor_values,
+            (monitor_values.c.endpoint_id == monitors.c.endpoint_id)
+            & (monitor_values.c.window_end == monitors.c.last_window_end),
+        )
+        .where(monitor_values.c.metric.in_(list(metrics)))
+        .order_by(endpoints.c.name, monitor_values.c.metric)
+    ).all()
+    return [Newest(*row) for row in rows]

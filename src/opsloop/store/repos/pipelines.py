@@ -71,6 +71,43 @@ def list_runs(
     return [_run(row, steps.get(row["id"], [])) for row in rows]
 
 
+def run_counts(conn: Connection) -> list[tuple[str, str | None, str, int]]:
+    """(pipeline, project, status, runs) for each combination stored: one aggregate that
+    gives a page its filter choices and, for any filter, how many runs match."""
+    columns = (pipeline_runs.c.pipeline, pipeline_runs.c.project, pipeline_runs.c.status)
+    rows = conn.execute(select(*columns, func.count()).group_by(*columns)).all()
+    return [(row[0], row[1], row[2], int(row[3])) for row in rows]
+
+
+def page_runs(
+    conn: Connection,
+    *,
+    pipeline: str | None,
+    project: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> list[PipelineRun]:
+    """One page of runs, newest first (ties by id, so pages never overlap), each with its
+    steps' positions, names, statuses, attempts and times (no output, error or log): two
+    queries whatever the page size."""
+    statement = (
+        select(pipeline_runs)
+        .order_by(pipeline_runs.c.created_at.desc(), pipeline_runs.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    if pipeline is not None:
+        statement = statement.where(pipeline_runs.c.pipeline == pipeline)
+    if project is not None:
+        statement = statement.where(pipeline_runs.c.project == project)
+    if status is not None:
+        statement = statement.where(pipeline_runs.c.status == status)
+    rows = conn.execute(statement).mappings().all()
+    steps = _step_times_of(conn, [row["id"] for row in rows])
+    return [_run(row, steps.get(row["id"], [])) for row in rows]
+
+
 def mark_running(conn: Connection, run_id: str, time: float) -> bool:
     """Queued → running; False if the run is no longer queued (marked failed meanwhile)."""
     done = conn.execute(
@@ -151,6 +188,32 @@ def _steps_of(conn: Connection, run_ids: list[str], with_logs: bool) -> dict[str
     found: dict[str, list[StepRun]] = {}
     for row in rows:
         found.setdefault(row["run_id"], []).append(_step(row, with_logs))
+    return found
+
+
+def _step_times_of(conn: Connection, run_ids: list[str]) -> dict[str, list[StepRun]]:
+    """The runs' steps with what a timeline needs, and nothing more."""
+    if not run_ids:
+        return {}
+    c = step_runs.c
+    rows = conn.execute(
+        select(c.run_id, c.position, c.name, c.status, c.attempts, c.started_at, c.ended_at)
+        .where(c.run_id.in_(run_ids))
+        .order_by(c.run_id, c.position)
+    )
+    found: dict[str, list[StepRun]] = {}
+    for run_id, position, name, status, attempts, started, ended in rows:
+        found.setdefault(run_id, []).append(
+            StepRun(
+                position=position,
+                name=name,
+                status=StepStatus(status),
+                attempts=attempts,
+                started_at=at_or_none(started),
+                ended_at=at_or_none(ended),
+                duration_s=_duration(started, ended),
+            )
+        )
     return found
 
 

@@ -155,14 +155,14 @@ def get_item(conn: Connection, endpoint_id: int, item_id: int) -> ReviewItem:
 
 
 def list_items(
-    conn: Connection, endpoint_id: int, status: str | None, limit: int
+    conn: Connection, endpoint_id: int, status: str | None, limit: int, offset: int = 0
 ) -> list[ReviewItem]:
-    """Open items in queue order; otherwise the newest first."""
+    """Open items in queue order; otherwise the newest first; the first ``offset`` skipped."""
     query = _ITEMS.where(review_items.c.endpoint_id == endpoint_id)
     if status is not None:
         query = query.where(review_items.c.status == status)
     order = _QUEUE_ORDER if status == OPEN else (review_items.c.id.desc(),)
-    rows = conn.execute(query.order_by(*order).limit(limit)).mappings()
+    rows = conn.execute(query.order_by(*order).limit(limit).offset(offset)).mappings()
     return [_item(row) for row in rows]
 
 

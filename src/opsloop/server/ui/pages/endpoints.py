@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from opsloop.domain.auth import Role
 from opsloop.domain.names import check_name
-from opsloop.server.ui.pages.health import health_of
+from opsloop.server.ui.pages.health import health_of, healths
 from opsloop.server.ui.render import render
 from opsloop.server.ui.viewer import Viewer, viewer_of
 
@@ -24,7 +24,7 @@ def endpoints(request: Request, viewer: Annotated[Viewer, Depends(viewer_of)]) -
     started = time.perf_counter()
     platform = request.app.state.platform
     listed = platform.deployments.list_endpoints()
-    health = [health_of(platform, endpoint) for endpoint in listed]
+    health = healths(platform, listed)
     return render(request, "endpoints.html", viewer, started, health=health)
 
 

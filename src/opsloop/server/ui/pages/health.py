@@ -12,6 +12,7 @@ from opsloop.domain.errors import NotFound
 from opsloop.services.platform import Platform
 
 HOUR_S = 3600.0
+OPEN_ALERTS = 10_000  # at most one per endpoint and rule is open: far more than any store has
 SHOWN = (
     "service.requests",
     "service.latency_p99_ms",
@@ -43,7 +44,17 @@ class Health:
         return "ok"
 
 
-def health_of(platform: Platform, endpoint: Endpoint) -> Health:
+def healths(platform: Platform, listed: list[Endpoint]) -> list[Health]:
+    """Each endpoint's health, its open alerts read once for all of them."""
+    firing: dict[str, list[Alert]] = {endpoint.name: [] for endpoint in listed}
+    if listed:
+        for alert in platform.alerts.list_alerts(state="firing", limit=OPEN_ALERTS):
+            firing.setdefault(alert.endpoint, []).append(alert)
+    return [health_of(platform, endpoint, firing[endpoint.name]) for endpoint in listed]
+
+
+def health_of(platform: Platform, endpoint: Endpoint, firing: list[Alert] | None = None) -> Health:
+    """``endpoint``'s health; its open alerts are read here unless ``firing`` gives them."""
     figures: dict[str, float | None] = {}
     window = None
     monitored = True
@@ -60,5 +71,6 @@ def health_of(platform: Platform, endpoint: Endpoint) -> Health:
         now = time.time()
         counted = platform.counters.window(endpoint.name, now - HOUR_S, now)
         requests = None if counted is None else counted[0]
-    firing = platform.alerts.list_alerts(endpoint=endpoint.name, state="firing")
+    if firing is None:
+        firing = platform.alerts.list_alerts(endpoint=endpoint.name, state="firing")
     return Health(endpoint, monitored, window, figures, requests, firing)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from opsloop.server.ui.pages.health import health_of
+from opsloop.server.ui.pages.health import healths
 from opsloop.server.ui.render import render
 from opsloop.server.ui.viewer import Viewer, viewer_of
 
@@ -21,5 +21,5 @@ def overview(request: Request, viewer: Annotated[Viewer, Depends(viewer_of)]) ->
     platform = request.app.state.platform
     projects = platform.projects.list_projects()
     endpoints = platform.deployments.list_endpoints()
-    health = [health_of(platform, endpoint) for endpoint in endpoints]
+    health = healths(platform, endpoints)
     return render(request, "overview.html", viewer, started, projects=projects, health=health)
