@@ -130,3 +130,19 @@ def test_quantiles_match_numpy(size: int) -> None:
     for q in (0.0, 0.5, 0.9, 1.0):
         assert figures.quantile(values, q) == pytest.approx(float(np.quantile(values, q)))
     assert figures.spread([]) is None
+
+
+def test_stats_over_the_last_seconds_leave_older_decisions_out(world: World) -> None:
+    world.configure("uncertain: {low: 0.3, high: 0.7}\n")
+    world.log([("r1", T0 + 10, "ok", 0.45), ("r2", T0 + 11, "ok", 0.5)])
+    world.route(T0 + 60)
+    decided(world, RITA, T0 + 100, "ok")  # an old decision
+    decided(world, SAM, T0 + 5_000, "violation")  # a recent one
+    world.clock.now = T0 + 6_000
+    whole = world.review.stats(ENDPOINT)
+    recent = world.review.stats(ENDPOINT, last_s=2_000)
+    assert (whole.since.timestamp(), whole.closed) == (T0, 2)
+    assert (recent.since.timestamp(), recent.closed) == (T0 + 4_000, 1)
+    assert recent.backlog == whole.backlog == 0  # the backlog is now's either way
+    # A period longer than the policy's life starts when the policy was set.
+    assert world.review.stats(ENDPOINT, last_s=10**6).since.timestamp() == T0

@@ -272,7 +272,7 @@ def test_a_deployer_sees_the_resolve_button_and_the_api_resolves_with_the_reason
     app.state.platform.close()
 
 
-@pytest.mark.parametrize("days", ["2", "week", "-7", "7.0", ""])
+@pytest.mark.parametrize("days", ["2", "week", "-7", "7.0", "", "²"])
 def test_a_bad_period_is_a_page_naming_it(
     visitor: tuple[httpx.Client, dict[str, str]], days: str
 ) -> None:

@@ -138,3 +138,23 @@ def test_the_overview_shows_each_endpoint_its_own_open_alerts(tmp_path: Path) ->
             assert 'href="/ui/endpoints/moderation#alerts">1</a>' in moderation
             assert 'class="state ok"' in quiet and "#alerts" not in quiet
     app.state.platform.close()
+
+
+def test_a_token_limited_to_one_endpoint_opens_no_page(tmp_path: Path) -> None:
+    """As with the API, which answers such a token 403 on everything but its endpoint's
+    predictions and feedback: refused at the login, and its cookie set by hand opens nothing."""
+    app = create_app(Settings.load(environ={}, home=tmp_path / "home", auth=True))
+    scoped = app.state.platform.auth.create(
+        "reviewer", Actor(name="root"), name="kiosk", endpoint="moderation"
+    ).secret
+    with httpx.Client(transport=SyncASGITransport(app), base_url="http://testserver") as http:
+        refused = http.post("/login", data={"token": scoped, "next": "/ui/review"})
+        assert refused.status_code == 403
+        assert "limited to one endpoint" in refused.text and "moderation" in refused.text
+        assert "opsloop_session" not in http.cookies
+        http.cookies.set("opsloop_session", scoped)
+        for path in ("/", "/ui/runs", "/ui/review/moderation"):
+            page = http.get(path)
+            assert page.status_code == 403, path
+            assert "may only be used on endpoint" in page.text
+    app.state.platform.close()

@@ -243,8 +243,9 @@ def test_runs_come_fifty_a_page_and_pages_do_not_overlap(world: World) -> None:
         ("pipeline=no%20spaces", 422, "pipeline &#39;no spaces&#39;"),
         ("pipeline=nope", 404, "pipeline &#39;nope&#39; has no runs"),
         ("project=nowhere", 404, "project &#39;nowhere&#39; has no pipelines"),
-        ("page=abc", 422, "page must be a whole number from 1, not &#39;abc&#39;"),
-        ("page=0", 422, "page must be a whole number from 1, not &#39;0&#39;"),
+        ("page=abc", 422, "page must be a whole number from 1 to 1,000,000, not &#39;abc&#39;"),
+        ("page=0", 422, "page must be a whole number from 1 to 1,000,000, not &#39;0&#39;"),
+        ("page=%C2%B2", 422, "page must be a whole number from 1 to 1,000,000, not &#39;²&#39;"),
         ("page=99", 422, "page 99 is past the last page, 2"),
     ],
 )

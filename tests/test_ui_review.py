@@ -249,6 +249,7 @@ def test_the_list_shows_closed_items_and_pages(site: Site) -> None:
         ({"status": "done"}, "status must be open or closed"),
         ({"page": "0"}, "page must be a whole number"),
         ({"page": "two"}, "page must be a whole number"),
+        ({"page": "²"}, "page must be a whole number"),
         ({"page": "99999999999999999999"}, "page must be a whole number"),
     ],
 )

@@ -323,7 +323,8 @@ def test_chosen_columns_replace_the_most_used(world: World) -> None:
         ({"filter": "colour = 'red'"}, 422, "unknown search field &#39;colour&#39;"),
         ({"order_by": "metrics.acc sideways"}, 422, "order direction &#39;sideways&#39;"),
         ({"order_by": "name,"}, 422, "order &#39;&#39; must be FIELD [asc|desc]"),
-        ({"page": "two"}, 422, "page must be a whole number from 1, not &#39;two&#39;"),
+        ({"page": "two"}, 422, "page must be a whole number from 1 to 1,000,000, not &#39;tw"),
+        ({"page": "²"}, 422, "page must be a whole number from 1 to 1,000,000, not &#39;²&#39;"),
         ({"page": "0"}, 422, "page must be a whole number"),
         ({"experiment": "nope"}, 404, "experiment tuning/nope not found"),
         ({"metric": "bad\nkey"}, 422, "metric &#39;bad\\nkey&#39; must hold only"),
@@ -575,3 +576,22 @@ def test_ten_thousand_runs_take_a_bounded_number_of_queries(
         assert cells(page.text, "metric", "acc")[0] == f"{(9_999 / 10_000):.4g}"
     if not asked:
         assert "10,000 runs" in page.text and "page 1 of 200" in page.text
+
+
+def test_a_run_with_more_keys_than_charts_draws_the_first_and_names_the_rest(
+    tmp_path: Path,
+) -> None:
+    app = create_app(Settings.load(environ={}, home=tmp_path / "home", actor="local"))
+    tracking = app.state.platform.tracking
+    run = tracking.start_run(project="wide", actor=SEEDER)
+    curve = MetricSeries(values=[1.0, 0.5], steps=[0, 1], timestamps=[0, 1])
+    point = MetricSeries(values=[1.0], steps=[0], timestamps=[0])
+    metrics = {f"m{n:02d}": curve for n in range(33)} | {"a_single": point}
+    tracking.end_run(run.id, actor=SEEDER, metrics=metrics)
+    with httpx.Client(transport=SyncASGITransport(app), base_url="http://testserver") as http:
+        page = http.get(f"/ui/runs/{run.id}").text
+    drawn = re.findall(r'<script type="application/json" id="(curve-\d+)"', page)
+    assert len(drawn) == 29  # the first 30 keys in order, less a_single (one point)
+    assert figures(page, drawn[0])["y"] == "m00" and figures(page, drawn[-1])["y"] == "m28"
+    assert "Not drawn (4 more keys): m29, m30, m31, m32." in unescape(page)
+    app.state.platform.close()

@@ -39,9 +39,12 @@ async def login(request: Request) -> Response:
         return RedirectResponse(target, status_code=303)
     secret = form.get("token", "").strip()
     try:
-        await run_in_threadpool(auth.verify, secret or None)
+        token = await run_in_threadpool(auth.verify, secret or None)
     except Unauthorized as exc:
         return _form(target, error=exc.headline, status=401)
+    if token.endpoint is not None:  # as with the API, such a token reads nothing else
+        refusal = f"{ENDPOINT_ONLY} (this one: {token.endpoint!r})"
+        return _form(target, error=refusal, status=403)
     answer = RedirectResponse(target, status_code=303)
     secure = request.url.scheme == "https"
     answer.set_cookie(
@@ -61,6 +64,11 @@ def logout(request: Request, viewer: Annotated[Viewer, Depends(viewer_of)]) -> R
     answer.delete_cookie(SESSION_COOKIE, path="/")
     answer.delete_cookie(CSRF_COOKIE, path="/")
     return answer
+
+
+ENDPOINT_ONLY = (
+    "a token limited to one endpoint serves only its predictions and feedback, not the web UI"
+)
 
 
 def _form(next_path: str, error: str | None, status: int) -> HTMLResponse:

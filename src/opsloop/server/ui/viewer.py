@@ -54,6 +54,8 @@ async def viewer_of(request: Request) -> Viewer:
         token = await verified(auth, presented)
     except Unauthorized:
         raise LoginNeeded(_here(request)) from None
+    if token.endpoint is not None:  # the login refuses it; a cookie set by other means too
+        raise Forbidden(f"token {token.name!r} may only be used on endpoint {token.endpoint!r}")
     return Viewer(token.name, token)
 
 

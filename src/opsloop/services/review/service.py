@@ -414,12 +414,22 @@ class ReviewService:
 
     # -- statistics ------------------------------------------------------------------------
 
-    def stats(self, endpoint: str, since: datetime | float | None = None) -> ReviewStats:
-        """The queue's figures over ``[since, now)`` (default: since the policy was set)."""
+    def stats(
+        self,
+        endpoint: str,
+        since: datetime | float | None = None,
+        *,
+        last_s: float | None = None,
+    ) -> ReviewStats:
+        """The queue's figures over ``[since, now)`` (default: since the policy was set), or
+        over the last ``last_s`` seconds of that at most (a page's view: its cost then stays
+        bounded however old the queue is)."""
         now = self.clock()
         with self.db.read() as conn:
             endpoint_id, policy = self._policy(conn, check_name(endpoint, "endpoint"))
         start = policy.created_at.timestamp() if since is None else epoch_of(since)
+        if last_s is not None:
+            start = max(start, now - last_s)
         if not 0 <= start < now:
             raise InvalidInput("since must be in the past (and after 1970)", field="since")
         return gather(self.db, self.log, endpoint, endpoint_id, start, now)

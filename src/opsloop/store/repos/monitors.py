@@ -302,7 +302,7 @@ def drift_buckets(
     (a test decides them by its p-value), the smallest p-value, which the database reads out
     of the details (they never leave it). At most ``limit`` rows."""
     end = monitor_values.c.window_end
-    bucket = (cast(end, BigInteger) // seconds).label("bucket")
+    bucket = (cast(func.floor(end), BigInteger) // seconds).label("bucket")
     columns: list[Any] = [bucket, monitor_values.c.metric, func.max(monitor_values.c.value)]
     if tested:
         p_value = monitor_values.c.detail["p_value"].as_float()

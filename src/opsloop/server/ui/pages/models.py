@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from opsloop.domain.errors import InvalidInput
 from opsloop.domain.names import ModelRef, check_name, is_version, parse_version
+from opsloop.server.ui.pages._paging import page_number
 from opsloop.server.ui.render import render
 from opsloop.server.ui.viewer import Viewer, viewer_of
 
@@ -23,7 +24,6 @@ VERSIONS_PER_PAGE = 100
 EVALUATIONS_PER_PAGE = 20
 MOVES_PER_PAGE = 50
 SERVED_LIMIT = 50
-MAX_PAGE = 1_000_000
 
 
 @router.get("/ui/models", response_class=HTMLResponse)
@@ -36,7 +36,7 @@ def models(
     started = time.perf_counter()
     platform = request.app.state.platform
     chosen = check_name(project, "project") if project else None
-    number = _page(page, "page")
+    number = page_number(page)
     summaries, total = platform.registry.model_summaries(
         chosen, MODELS_PER_PAGE, (number - 1) * MODELS_PER_PAGE
     )
@@ -71,7 +71,7 @@ def model(
     alias = check_name(alias, "alias") if alias else None
     verdict = verdict or None
     pages = {
-        key: _page(value, key)
+        key: page_number(value, key)
         for key, value in (
             ("versions_page", versions_page),
             ("evaluations_page", evaluations_page),
@@ -157,7 +157,7 @@ def model_version(
         )
         return RedirectResponse(f"{_model_path(project, name)}/{found.version}", status_code=303)
     number = parse_version(version)
-    page = _page(evaluations_page, "evaluations_page")
+    page = page_number(evaluations_page, "evaluations_page")
     lineage = platform.registry.lineage(project, name, number, SERVED_LIMIT)
     evaluations, evaluations_total = platform.evaluations.for_model(
         project,
@@ -216,17 +216,6 @@ class Pages:
     @property
     def next(self) -> str | None:
         return self.link(self.number + 1) if self.number < self.count else None
-
-
-def _page(value: str | None, field: str) -> int:
-    """A page number from the query: a whole number from 1 (absent means 1)."""
-    if value is None or value == "":
-        return 1
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_PAGE:
-        raise InvalidInput(
-            f"{field} {value!r} must be a whole number from 1 to {MAX_PAGE:,}", field=field
-        )
-    return int(value)
 
 
 def _model_path(project: str, name: str) -> str:

@@ -28,6 +28,7 @@ from opsloop.domain.pipelines import (
     TriggerKind,
     TriggerType,
 )
+from opsloop.server.ui.pages._paging import page_number
 from opsloop.server.ui.pages._timeline import Bar, Timeline, clock, seconds_text
 from opsloop.server.ui.render import render, when
 from opsloop.server.ui.viewer import Viewer, viewer_of
@@ -59,7 +60,7 @@ def pipeline_runs(
     started = time.perf_counter()
     platform = request.app.state.platform
     filters = Filters(pipeline or None, project or None, status or None)
-    number = _page_number(page)
+    number = page_number(page)
     found = platform.pipelines.page(
         pipeline=filters.pipeline,
         project=filters.project,
@@ -120,14 +121,6 @@ class Filters:
         if page > 1:
             query["page"] = str(page)
         return "/ui/pipelines" + (f"?{urlencode(query)}" if query else "")
-
-
-def _page_number(given: str | None) -> int:
-    if given is None or given == "":
-        return 1
-    if not given.isdigit() or len(given) > 9 or int(given) < 1:
-        raise InvalidInput(f"page must be a whole number from 1, not {given[:40]!r}", field="page")
-    return int(given)
 
 
 @dataclass(frozen=True)

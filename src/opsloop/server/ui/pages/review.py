@@ -19,6 +19,7 @@ from opsloop.domain.entities import Actor
 from opsloop.domain.errors import Forbidden, InvalidInput
 from opsloop.domain.names import check_name
 from opsloop.domain.review import ReviewConfig, ReviewPolicy, ReviewStats
+from opsloop.server.ui.pages._paging import page_number
 from opsloop.server.ui.render import environment, render, timed
 from opsloop.server.ui.viewer import Viewer, viewer_of
 
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
     from opsloop.services.review import ReviewService
 
 router = APIRouter(include_in_schema=False)
+STATS_S = 7 * 86400.0  # the figures shown: the last 7 days (the backlog is always now's)
 PAGE_SIZE = 50
-MAX_PAGE = 10_000
 STATUSES = ("open", "closed")
 INPUTS_SHOWN = 80  # characters of an item's inputs in the list
 
@@ -51,7 +52,11 @@ def queues(request: Request, viewer: Annotated[Viewer, Depends(viewer_of)]) -> H
         name = policy.endpoint
         may = viewer.can(Role.REVIEWER, name)
         found.append(
-            Queue(policy, review.stats(name), review.remaining(name, reviewer) if may else None)
+            Queue(
+                policy,
+                review.stats(name, last_s=STATS_S),
+                review.remaining(name, reviewer) if may else None,
+            )
         )
     return render(request, "review_queues.html", viewer, started, queues=found, **_helpers())
 
@@ -68,10 +73,10 @@ def queue(
     check_name(endpoint, "endpoint")
     if status not in STATUSES:
         raise InvalidInput(f"status must be open or closed, not {status!r}", field="status")
-    number = _page_number(page)
+    number = page_number(page)
     review = request.app.state.platform.review
     policy = review.policy(endpoint)
-    stats = review.stats(endpoint)
+    stats = review.stats(endpoint, last_s=STATS_S)
     listed = review.items(
         endpoint, status=status, limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE
     )
@@ -124,14 +129,6 @@ def _desk(
         "remaining": review.remaining(endpoint, reviewer),
         "config": config,
     }
-
-
-def _page_number(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
-        raise InvalidInput(
-            f"page must be a whole number from 1 to {MAX_PAGE:,}, not {text!r}", field="page"
-        )
-    return int(text)
 
 
 def _helpers() -> dict[str, Any]:

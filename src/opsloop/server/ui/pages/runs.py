@@ -17,6 +17,7 @@ from opsloop.domain.entities import MetricSeries, Run, RunStatus
 from opsloop.domain.errors import InvalidInput, NotFound
 from opsloop.domain.names import check_key
 from opsloop.domain.run_query import Field, Order
+from opsloop.server.ui.pages._paging import page_number
 from opsloop.server.ui.render import render
 from opsloop.server.ui.viewer import Viewer, viewer_of
 from opsloop.services.tracking import DURATION, parse_table_order
@@ -26,7 +27,6 @@ PAGE_SIZE = 50
 DEFAULT_COLUMNS = 4  # metric and param columns shown when none are chosen
 OFFERED_KEYS = 40  # keys offered in the column chooser, the most used first
 MAX_COLUMNS = 20
-MAX_PAGE = 10_000_000
 MAX_COMPARED = 10
 MAX_POINTS = 1_000  # per line drawn: a longer history is thinned evenly, its last point kept
 MAX_CHARTS = 30  # on one run's page
@@ -138,7 +138,7 @@ def runs_table(
         if chosen not in names:
             raise NotFound(f"project {chosen!r} not found", field="project")
         context["experiments"] = platform.projects.experiments(chosen)
-        number = _page_number(page)
+        number = page_number(page)
         context["page_number"] = number
         used_metrics, used_params = tracking.common_keys(chosen, experiment=query.experiment)
         context["offered"] = (
@@ -229,11 +229,13 @@ def run_page(
     started = time.perf_counter()
     tracking = request.app.state.platform.tracking
     shown = tracking.get_run(run_id)
-    histories = tracking.metric_histories([shown.id]).get(shown.id, {})
+    keys = sorted(shown.metrics)
+    # Only the drawn keys' histories are read: a run may log hundreds of long series.
+    histories = tracking.metric_histories([shown.id], keys[:MAX_CHARTS]).get(shown.id, {})
     curves = [
         (key, _aligned([(key, histories[key])], key))
-        for key in sorted(histories)
-        if len(histories[key].steps) > 1
+        for key in keys[:MAX_CHARTS]
+        if key in histories and len(histories[key].steps) > 1
     ]
     return render(
         request,
@@ -241,8 +243,8 @@ def run_page(
         viewer,
         started,
         run=shown,
-        curves=curves[:MAX_CHARTS],
-        undrawn=[key for key, _ in curves[MAX_CHARTS:]],
+        curves=curves,
+        undrawn=keys[MAX_CHARTS:],
         versions=tracking.registered_from(shown.id),
         state_of=STATES,
         span=span,
@@ -260,14 +262,6 @@ def span(seconds: float | None) -> str:
         return f"{minutes}m {rest:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m"
-
-
-def _page_number(text: str | None) -> int:
-    if text is None or text == "":
-        return 1
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
-        raise InvalidInput(f"page must be a whole number from 1, not {text!r}", field="page")
-    return int(text)
 
 
 def _check_columns(keys: list[str], kind: str) -> None:
