@@ -491,3 +491,25 @@ def test_the_history_reads_verdicts_from_the_details_on_each_store(settings: Set
         )
     finally:
         client.close()
+
+
+def test_the_overview_shows_the_newest_window_of_each_monitor(
+    visitor: tuple[httpx.Client, dict[str, str]], world: dict[str, Any]
+) -> None:
+    """The overview and the endpoints list read every monitor's newest window at once."""
+    from opsloop.server.ui.render import number
+
+    http = logged_in(visitor, "viewer")
+    platform = Platform.open(Settings.load(environ={}, home=world["home"]))
+    try:
+        newest = {v.metric: v.value for v in platform.monitoring.values("moderation", limit=1)}
+    finally:
+        platform.close()
+    for path in ("/", "/ui/endpoints"):
+        row = next(r for r in http.get(path).text.split("<tr>") if ">moderation</a>" in r)
+        cells = re.findall(r'<td class="num">\s*([^<\s]+)', row)
+        expected = [newest["service.requests"], newest.get("service.latency_p99_ms")]
+        assert cells[:2] == [number(value) for value in expected]
+        assert number(newest["performance.accuracy"]) in row
+        assert number(newest["estimated.accuracy"]) in row
+        assert "no monitor" not in row

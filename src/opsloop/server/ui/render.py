@@ -39,6 +39,8 @@ def environment() -> Environment:
     )
     env.filters["when"] = when
     env.filters["number"] = number
+    env.filters["percent"] = percent
+    env.filters["count"] = count
     return env
 
 
@@ -85,3 +87,13 @@ def number(value: float | int | None, digits: int = 3) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return f"{value:.{digits}g}"
+
+
+def percent(share: float | None, digits: int = 1) -> str:
+    """A share (0.25) as a percentage (``25.0%``)."""
+    return "—" if share is None else f"{share:.{digits}%}"
+
+
+def count(value: float | int | None) -> str:
+    """A count stored as a number (monitor values are floats) as a whole number."""
+    return "—" if value is None else f"{int(value):,}"

@@ -37,6 +37,12 @@ from opsloop.store.database import Database, retry_races
 from opsloop.store.repos import endpoints, events, monitors
 from opsloop.store.repos._time import epoch_or_none
 
+# The rows a MonitorHistory holds, for its readers above the services (the web UI).
+from opsloop.store.repos.monitors import NOT_FEATURES as NOT_FEATURES
+from opsloop.store.repos.monitors import DriftBucket as DriftBucket
+from opsloop.store.repos.monitors import Newest as Newest
+from opsloop.store.repos.monitors import Point as Point
+
 if TYPE_CHECKING:
     from opsloop.services.drift import DriftThresholds
     from opsloop.services.monitoring.compute import Computed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from opsloop.domain.alerts import Alert
 from opsloop.domain.deployments import Endpoint
@@ -36,41 +37,74 @@ class Health:
 
     @property
     def state(self) -> str:
-        """The worst open alert's severity (critical, warning, info); ok without one."""
-        severities = {alert.severity.value for alert in self.alerts}
-        for level in ("critical", "warning", "info"):
-            if level in severities:
-                return level
-        return "ok"
+        return worst({alert.severity.value for alert in self.alerts})
+
+
+def worst(severities: set[str] | dict[str, int]) -> str:
+    """The worst severity among open alerts' (critical, warning, info); ok without one."""
+    return next((level for level in ("critical", "warning", "info") if level in severities), "ok")
 
 
 def healths(platform: Platform, listed: list[Endpoint]) -> list[Health]:
-    """Each endpoint's health, its open alerts read once for all of them."""
+    """Each endpoint's health, in a fixed number of reads whatever their number: the
+    monitors, every monitor's newest window, the open alerts."""
+    if not listed:
+        return []
+    monitored = {monitor.endpoint for monitor in platform.monitoring.list_monitors()}
+    newest = {
+        name: [(v.metric, v.value, v.window_start, v.window_end) for v in values]
+        for name, values in platform.monitoring.newest_windows(SHOWN).items()
+    }
     firing: dict[str, list[Alert]] = {endpoint.name: [] for endpoint in listed}
-    if listed:
-        for alert in platform.alerts.list_alerts(state="firing", limit=OPEN_ALERTS):
-            firing.setdefault(alert.endpoint, []).append(alert)
-    return [health_of(platform, endpoint, firing[endpoint.name]) for endpoint in listed]
+    for alert in platform.alerts.list_alerts(state="firing", limit=OPEN_ALERTS):
+        firing.setdefault(alert.endpoint, []).append(alert)
+    return [
+        _health(
+            platform,
+            endpoint,
+            endpoint.name in monitored,
+            newest.get(endpoint.name, []),
+            firing[endpoint.name],
+        )
+        for endpoint in listed
+    ]
 
 
-def health_of(platform: Platform, endpoint: Endpoint, firing: list[Alert] | None = None) -> Health:
-    """``endpoint``'s health; its open alerts are read here unless ``firing`` gives them."""
-    figures: dict[str, float | None] = {}
-    window = None
-    monitored = True
+def health_of(platform: Platform, endpoint: Endpoint) -> Health:
+    """One endpoint's health."""
     try:
-        newest = platform.monitoring.values(endpoint.name, limit=1)
+        values = platform.monitoring.values(endpoint.name, limit=1)
     except NotFound:
         monitored, newest = False, []
-    for value in newest:
-        if value.metric in SHOWN:
-            figures[value.metric] = value.value
-        window = f"{value.window_start:%Y-%m-%d %H:%M} → {value.window_end:%H:%M} UTC"
+    else:
+        monitored = True
+        newest = [
+            (v.metric, v.value, v.window_start.timestamp(), v.window_end.timestamp())
+            for v in values
+        ]
+    firing = platform.alerts.list_alerts(endpoint=endpoint.name, state="firing")
+    return _health(platform, endpoint, monitored, newest, firing)
+
+
+def _health(
+    platform: Platform,
+    endpoint: Endpoint,
+    monitored: bool,
+    newest: list[tuple[str, float | None, float, float]],  # (metric, value, start, end)
+    firing: list[Alert],
+) -> Health:
+    figures = {metric: value for metric, value, _, _ in newest if metric in SHOWN}
+    window = None
+    if newest:
+        _, _, start, end = newest[0]
+        window = f"{_utc(start):%Y-%m-%d %H:%M} → {_utc(end):%H:%M} UTC"
     requests = None
     if not monitored:
         now = time.time()
         counted = platform.counters.window(endpoint.name, now - HOUR_S, now)
         requests = None if counted is None else counted[0]
-    if firing is None:
-        firing = platform.alerts.list_alerts(endpoint=endpoint.name, state="firing")
     return Health(endpoint, monitored, window, figures, requests, firing)
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)

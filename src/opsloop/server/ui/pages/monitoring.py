@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -18,11 +18,16 @@ from opsloop.domain.deployments import Endpoint
 from opsloop.domain.errors import InvalidInput
 from opsloop.domain.monitoring import Monitor
 from opsloop.domain.names import check_name
+from opsloop.server.ui.pages.health import worst
 from opsloop.server.ui.render import render
 from opsloop.server.ui.viewer import Viewer, viewer_of
-from opsloop.services.monitoring.service import MonitorHistory
-from opsloop.store.repos._time import at
-from opsloop.store.repos.monitors import NOT_FEATURES, DriftBucket, Newest, Point
+from opsloop.services.monitoring.service import (
+    NOT_FEATURES,
+    DriftBucket,
+    MonitorHistory,
+    Newest,
+    Point,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,7 +49,10 @@ NEWEST = (
     "performance.mae",  # a regressor's live figure, in place of accuracy
 )
 SERIES = NEWEST[1:]
-SEVERITIES = ("critical", "warning", "info")
+
+
+def at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 # -- the list --------------------------------------------------------------------------------
@@ -110,7 +118,7 @@ def summarize(
         drifted=list(detail["drifted"]) if "drifted" in detail else None,
         features=detail.get("features"),
         alerts=sum(severities.values()),
-        state=next((level for level in SEVERITIES if level in severities), "ok"),
+        state=worst(severities),
     )
 
 

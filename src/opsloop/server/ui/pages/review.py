@@ -132,7 +132,7 @@ def _desk(
 
 
 def _helpers() -> dict[str, Any]:
-    return {"age": age, "share": share, "why": why, "brief": brief}
+    return {"age": age, "why": why, "brief": brief}
 
 
 def age(seconds: float | None) -> str:
@@ -148,10 +148,6 @@ def age(seconds: float | None) -> str:
     if days == 0:
         return f"{hours} h {minutes % 60} min"
     return f"{days} d {hours % 24} h"
-
-
-def share(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0%}"
 
 
 def why(reason: str, config: ReviewConfig) -> str:
