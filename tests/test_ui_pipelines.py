@@ -246,7 +246,7 @@ def test_runs_come_fifty_a_page_and_pages_do_not_overlap(world: World) -> None:
         ("page=abc", 422, "page must be a whole number from 1 to 1,000,000, not &#39;abc&#39;"),
         ("page=0", 422, "page must be a whole number from 1 to 1,000,000, not &#39;0&#39;"),
         ("page=%C2%B2", 422, "page must be a whole number from 1 to 1,000,000, not &#39;²&#39;"),
-        ("page=99", 422, "page 99 is past the last page, 2"),
+        ("page=99", 422, "page 99 is past the last page (2)"),
     ],
 )
 def test_bad_filters_get_a_page_naming_them(

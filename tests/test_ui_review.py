@@ -18,7 +18,8 @@ from opsloop.domain.settings import Settings
 from opsloop.sdk.client import Client
 from opsloop.sdk.models import register_model
 from opsloop.server.app import create_app
-from opsloop.server.ui.pages.review import age, brief, why
+from opsloop.server.ui.pages.review import brief, why
+from opsloop.server.ui.render import duration
 
 from ._asgi import SyncASGITransport
 from ._review_world import ENDPOINT, RITA, SAM, T0, Clock, World, moderation_model, on_clock
@@ -120,8 +121,8 @@ def test_the_queues_page_shows_each_queue_with_its_figures(site: Site) -> None:
     figures = cells(page.text, ENDPOINT)
     assert figures["backlog"] == "2"
     assert figures["remaining"] == "1"  # of the two open, sam holds one
-    assert figures["oldest"] == "1 min"  # routed at T0 + 60, now T0 + 150
-    assert figures["time-to-decision"] == "40 s / 40 s"  # closed at T0 + 100
+    assert figures["oldest"] == "1 min 30 s"  # routed at T0 + 60, now T0 + 150
+    assert figures["time-to-decision"] == "40.0 s / 40.0 s"  # closed at T0 + 100
     assert figures["model-agreement"] == "0% of 1"  # the model said ok; sam said violation
     assert figures["errors-caught"] == "100% 1 of 1"  # the one error known, found by sam
     assert figures["reviewer-agreement"] == "— of 0"  # nothing double-reviewed
@@ -240,7 +241,8 @@ def test_the_list_shows_closed_items_and_pages(site: Site) -> None:
     shown = re.findall(r"<code>(\w+)</code></td>", second)
     assert len(shown) == 12 and not set(shown) & set(re.findall(r"<code>(\w+)</code></td>", first))
     assert "open items 51–62 of 62" in second and 'id="page-next"' not in second
-    assert "No open items on page 9" in vic.get(PAGE, params={"page": "9"}).text
+    past = vic.get(PAGE, params={"page": "9"})
+    assert past.status_code == 422 and "page 9 is past the last page" in past.text
 
 
 @pytest.mark.parametrize(
@@ -347,11 +349,14 @@ def test_the_words_for_a_reason_an_age_and_inputs(site: Site) -> None:
     assert why("sample", config) == "a random 5.00% sample, for quality control"
     assert why("rule:removal", config) == "rule removal: prediction is violation, score above 0.9"
     assert why("rule:gone", config) == "rule gone (no longer in the policy)"
-    assert [age(s) for s in (None, 44.6, 60, 3 * 3600 + 300, 2 * 86400 + 4 * 3600)] == [
+    spans = (None, 0.3114, 4.2, 44.6, 60, 3 * 3600 + 300, 2 * 86400 + 4 * 3600)
+    assert [duration(s) for s in spans] == [
         "—",
-        "45 s",
-        "1 min",
-        "3 h 5 min",
+        "311 ms",
+        "4.20 s",
+        "44.6 s",
+        "1 min 00 s",
+        "3 h 05 min",
         "2 d 4 h",
     ]
     assert brief({"a": 1, "b": "x"}) == "a=1, b=x"

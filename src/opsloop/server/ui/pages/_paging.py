@@ -1,6 +1,9 @@
-"""A page number read from a page's query string, the same way on every page."""
+"""A page number read from a page's query string, and checked against the last page, the
+same way on every page."""
 
 from __future__ import annotations
+
+import math
 
 from opsloop.domain.errors import InvalidInput
 
@@ -20,3 +23,12 @@ def page_number(text: str | None, field: str = "page") -> int:
             field=field,
         )
     return int(text)
+
+
+def last_page(number: int, total: int, size: int, field: str = "page") -> int:
+    """How many pages ``total`` rows fill, ``size`` a page (at least one); InvalidInput
+    naming ``field`` when ``number`` is past the last."""
+    pages = max(1, math.ceil(total / size))
+    if number > pages:
+        raise InvalidInput(f"{field} {number} is past the last page ({pages})", field=field)
+    return pages

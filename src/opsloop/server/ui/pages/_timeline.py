@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from opsloop.domain.pipelines import PipelineRun, StepRun, StepStatus
+from opsloop.server.ui.render import duration
 
 NICE_STEPS_S = (
     *(m * 10.0**e for e in range(-3, 1) for m in (1, 2, 5)),
@@ -35,7 +36,7 @@ class Bar:
         """A hover for the small bar in a list of runs."""
         return (
             f"{self.step.position}. {self.step.name}: {self.step.status.value} "
-            f"({seconds_text(self.end - self.start)})"
+            f"({duration(self.end - self.start)})"
         )
 
     @property
@@ -46,7 +47,7 @@ class Bar:
         return (
             f"{self.step.position}. {self.step.name}: {self.step.status.value}{attempts}; "
             f"{clock(self.start)} → {clock(self.end)}{so_far} "
-            f"({seconds_text(self.end - self.start)})"
+            f"({duration(self.end - self.start)})"
         )
 
 
@@ -93,21 +94,6 @@ class Timeline:
 
 def _percent(part: float, whole: float) -> float:
     return round(min(max(part / whole * 100, 0.0), 100.0), 3)
-
-
-def seconds_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 10:
-        return f"{seconds:.2f} s"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    whole = round(seconds)
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60:02d} s"
-    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
 
 
 def tick_text(seconds: float) -> str:

@@ -3,7 +3,6 @@ verdicts (with every rule), and one version's lineage from dataset to deployment
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Annotated
 from urllib.parse import quote, urlencode
@@ -11,9 +10,8 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from opsloop.domain.errors import InvalidInput
 from opsloop.domain.names import ModelRef, check_name, is_version, parse_version
-from opsloop.server.ui.pages._paging import page_number
+from opsloop.server.ui.pages._paging import last_page, page_number
 from opsloop.server.ui.render import render
 from opsloop.server.ui.viewer import Viewer, viewer_of
 
@@ -197,9 +195,7 @@ class Pages:
         self.anchor = anchor
         self.number = number
         self.total = total
-        self.count = max(1, math.ceil(total / size))
-        if number > self.count:
-            raise InvalidInput(f"{key} {number} is past the last page ({self.count})", field=key)
+        self.count = last_page(number, total, size, key)
         self.first = min(total, (number - 1) * size + 1)
         self.last = min(total, number * size)
         self._path = request.url.path

@@ -5,7 +5,6 @@ Gantt chart) and in a table with what each one made or why it failed."""
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 from collections import defaultdict
@@ -18,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from opsloop.domain.auth import Role
-from opsloop.domain.errors import InvalidInput, NotFound
+from opsloop.domain.errors import NotFound
 from opsloop.domain.pipelines import (
     PipelineInfo,
     PipelineRun,
@@ -28,9 +27,9 @@ from opsloop.domain.pipelines import (
     TriggerKind,
     TriggerType,
 )
-from opsloop.server.ui.pages._paging import page_number
-from opsloop.server.ui.pages._timeline import Bar, Timeline, clock, seconds_text
-from opsloop.server.ui.render import render, when
+from opsloop.server.ui.pages._paging import last_page, page_number
+from opsloop.server.ui.pages._timeline import Bar, Timeline, clock
+from opsloop.server.ui.render import duration, render, when
 from opsloop.server.ui.viewer import Viewer, viewer_of
 
 if TYPE_CHECKING:
@@ -70,9 +69,7 @@ def pipeline_runs(
     )
     known = Known.of(found.counts, platform.pipelines.pipelines())
     known.check(filters)
-    pages = max(1, math.ceil(found.total / PAGE_SIZE))
-    if number > pages:
-        raise InvalidInput(f"page {number} is past the last page, {pages}", field="page")
+    pages = last_page(number, found.total, PAGE_SIZE)
     triggers = [
         trigger
         for trigger in platform.triggers.list(filters.pipeline)
@@ -206,9 +203,9 @@ def trigger_text(run: PipelineRun) -> str:
 
 def run_duration(run: PipelineRun, now: float) -> str:
     if run.duration_s is not None:
-        return seconds_text(run.duration_s)
+        return duration(run.duration_s)
     if run.started_at is not None and not run.finished:
-        return seconds_text(now - run.started_at.timestamp()) + " so far"
+        return duration(now - run.started_at.timestamp()) + " so far"
     return "—"
 
 
@@ -280,7 +277,7 @@ class StepRow:
             cache = "off" if step.cache_key is None else "miss"
         return cls(
             bar,
-            offset="+" + seconds_text(bar.start - origin),
+            offset="+" + duration(bar.start - origin),
             cache=cache,
             cached_from=None if source is None else (int(source[1]), source[2]),
             error=None if step.error is None else _trimmed(step.error, MAX_TEXT),
@@ -297,7 +294,7 @@ class StepRow:
 
     @property
     def duration(self) -> str:
-        return seconds_text(self.bar.end - self.bar.start)
+        return duration(self.bar.end - self.bar.start)
 
     @property
     def size(self) -> str:

@@ -80,6 +80,8 @@ def queue(
     listed = review.items(
         endpoint, status=status, limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE
     )
+    if number > 1 and not listed:  # read without a count: only that it is past the last
+        raise InvalidInput(f"page {number} is past the last page", field="page")
     can_review = viewer.can(Role.REVIEWER, endpoint)
     desk = _desk(review, endpoint, viewer, policy.config) if can_review else {}
     return render(
@@ -132,22 +134,7 @@ def _desk(
 
 
 def _helpers() -> dict[str, Any]:
-    return {"age": age, "why": why, "brief": brief}
-
-
-def age(seconds: float | None) -> str:
-    """A duration the way a person says it: 45 s, 12 min, 3 h 5 min, 2 d 4 h."""
-    if seconds is None:
-        return "—"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole} s"
-    minutes, hours, days = whole // 60, whole // 3600, whole // 86400
-    if hours == 0:
-        return f"{minutes} min"
-    if days == 0:
-        return f"{hours} h {minutes % 60} min"
-    return f"{days} d {hours % 24} h"
+    return {"why": why, "brief": brief}
 
 
 def why(reason: str, config: ReviewConfig) -> str:

@@ -17,7 +17,7 @@ from opsloop.domain.entities import MetricSeries, Run, RunStatus
 from opsloop.domain.errors import InvalidInput, NotFound
 from opsloop.domain.names import check_key
 from opsloop.domain.run_query import Field, Order
-from opsloop.server.ui.pages._paging import page_number
+from opsloop.server.ui.pages._paging import last_page, page_number
 from opsloop.server.ui.render import render
 from opsloop.server.ui.viewer import Viewer, viewer_of
 from opsloop.services.tracking import DURATION, parse_table_order
@@ -119,7 +119,6 @@ def runs_table(
         "headers": [],
         "offered": ([], []),
         "state_of": STATES,
-        "span": span,
     }
     if not projects:
         return render(request, "runs.html", viewer, started, **context)
@@ -164,12 +163,13 @@ def runs_table(
             limit=PAGE_SIZE,
             offset=(number - 1) * PAGE_SIZE,
         )
+        pages = last_page(number, total, PAGE_SIZE)
     except (InvalidInput, NotFound) as problem:
         context["error"] = problem
         answer = render(request, "runs.html", viewer, started, **context)
         answer.status_code = problem.status
         return answer
-    context.update(runs=found, total=total, pages=max(1, -(-total // PAGE_SIZE)))
+    context.update(runs=found, total=total, pages=pages)
     return render(request, "runs.html", viewer, started, **context)
 
 
@@ -218,7 +218,6 @@ def compare(
         chosen=chosen,
         figures=figures,
         state_of=STATES,
-        span=span,
     )
 
 
@@ -247,21 +246,7 @@ def run_page(
         undrawn=keys[MAX_CHARTS:],
         versions=tracking.registered_from(shown.id),
         state_of=STATES,
-        span=span,
     )
-
-
-def span(seconds: float | None) -> str:
-    """A duration as a person reads it: 0.4 s, 12.3 s, 4m 05s, 2h 10m."""
-    if seconds is None:
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m {rest:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
 
 
 def _check_columns(keys: list[str], kind: str) -> None:
