@@ -141,3 +141,14 @@ def test_bad_orderings_are_invalid_and_name_order_by(text: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_order(text)
     assert caught.value.field == "order_by"
+
+
+def test_duration_orders_the_ui_table_but_is_no_search_field() -> None:
+    from opsloop.domain.run_query import DURATION, TABLE_ORDER
+
+    assert parse_order("duration desc, name", TABLE_ORDER) == [
+        Order(DURATION, True),
+        Order(Field("attribute", "name"), False),
+    ]
+    with pytest.raises(InvalidInput, match="unknown search field 'duration'"):
+        parse_order("duration desc")  # the API's search does not take it

@@ -53,18 +53,24 @@ class Order:
     descending: bool
 
 
-def parse_field(text: str, where: str = "filter") -> Field:
+# Orderable but not in the API's search: the web UI's runs table sorts by duration.
+TABLE_ORDER = ("duration",)
+DURATION = Field("attribute", "duration")
+
+
+def parse_field(text: str, where: str = "filter", also: tuple[str, ...] = ()) -> Field:
+    """A search field; ``also`` names attributes allowed beyond ``ATTRIBUTES``."""
     prefix, dot, rest = text.partition(".")
     if dot and prefix in _PREFIXES:
         key = rest[1:-1] if rest.startswith("`") and rest.endswith("`") else rest
         if not key:
             raise InvalidInput(f"search field {text!r} has no key", field=where)
         return Field(_PREFIXES[prefix], key)
-    if text.lower() in ATTRIBUTES:
+    if text.lower() in ATTRIBUTES + also:
         return Field("attribute", text.lower())
     raise InvalidInput(
         f"unknown search field {text!r}: use metrics.KEY, params.KEY, tags.KEY or one of "
-        + ", ".join(ATTRIBUTES),
+        + ", ".join(ATTRIBUTES + also),
         field=where,
     )
 
@@ -164,7 +170,7 @@ def _attribute_value(key: str, raw: str, value: float | str) -> float | str:
     return value
 
 
-def parse_order(text: str | None) -> list[Order]:
+def parse_order(text: str | None, also: tuple[str, ...] = ()) -> list[Order]:
     if text is None or not text.strip():
         return []
     orders = []
@@ -177,5 +183,5 @@ def parse_order(text: str | None) -> list[Order]:
             raise InvalidInput(
                 f"order direction {match.group(2)!r} must be asc or desc", field="order_by"
             )
-        orders.append(Order(parse_field(match.group(1), "order_by"), direction == "desc"))
+        orders.append(Order(parse_field(match.group(1), "order_by", also), direction == "desc"))
     return orders

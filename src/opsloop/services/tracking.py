@@ -20,7 +20,7 @@ from opsloop.domain.names import (
     check_label,
     check_name,
 )
-from opsloop.domain.run_query import Field, Order, parse_filter, parse_order
+from opsloop.domain.run_query import TABLE_ORDER, Order, parse_filter, parse_order
 from opsloop.services.projects import ProjectService
 from opsloop.store.artifacts import ArtifactStore, check_sha256
 from opsloop.store.database import Database, retry_races
@@ -32,10 +32,6 @@ MAX_ERROR_TEXT = 20_000
 MAX_CLOCK_SKEW_S = 300.0
 SMALL_SERIES = 32  # below this, plain Python checks beat NumPy's per-call cost
 RUN_ID = re.compile(r"^[0-9a-f]{32}\Z")
-DURATION = Field("attribute", "duration")
-# A comma outside backticks (an even number of them follows it) separates two orders.
-_ORDER_COMMA = re.compile(r",(?=(?:[^`]*`[^`]*`)*[^`]*\Z)")
-_DURATION_ORDER = re.compile(r"\s*duration(?:\s+(asc|desc))?\s*", re.IGNORECASE)
 
 
 def clean_params(values: Mapping[str, Any] | None) -> dict[str, str]:
@@ -120,24 +116,6 @@ def check_metrics(series: Mapping[str, MetricSeries] | None) -> dict[str, Metric
         if bad:
             raise not_finite(key, points.values[bad[0]], points.steps[bad[0]])
     return dict(series or {})
-
-
-def parse_table_order(text: str | None) -> list[Order]:
-    """The search language's order, where ``duration`` (end - start) may also be named: the
-    web UI's runs table sorts by it."""
-    if text is None or not text.strip():
-        return []
-    orders: list[Order] = []
-    for part in _ORDER_COMMA.split(text):
-        duration = _DURATION_ORDER.fullmatch(part)
-        if duration is not None:
-            orders.append(Order(DURATION, (duration.group(1) or "asc").lower() == "desc"))
-            continue
-        parsed = parse_order(part)
-        if not parsed:
-            raise InvalidInput(f"order {part!r} must be FIELD [asc|desc]", field="order_by")
-        orders.extend(parsed)
-    return orders
 
 
 def _check_running(run_id: str, status: RunStatus) -> None:
@@ -425,7 +403,7 @@ class TrackingService:
         offset: int = 0,
     ) -> tuple[list[Run], int]:
         """``search_runs`` for the web UI's table, whose order may also name ``duration``."""
-        order = parse_table_order(order_by)
+        order = parse_order(order_by, TABLE_ORDER)
         return self._search(project, experiment, filter, order, limit, offset)
 
     def _search(

@@ -16,11 +16,10 @@ from fastapi.responses import HTMLResponse
 from opsloop.domain.entities import MetricSeries, Run, RunStatus
 from opsloop.domain.errors import InvalidInput, NotFound
 from opsloop.domain.names import check_key
-from opsloop.domain.run_query import Field, Order
+from opsloop.domain.run_query import DURATION, TABLE_ORDER, Field, Order, parse_order
 from opsloop.server.ui.pages._paging import last_page, page_number
 from opsloop.server.ui.render import render
 from opsloop.server.ui.viewer import Viewer, viewer_of
-from opsloop.services.tracking import DURATION, parse_table_order
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -153,7 +152,7 @@ def runs_table(
             context["query"] = query
         _check_columns(query.metrics, "metric")
         _check_columns(query.params, "param")
-        order = parse_table_order(query.order_by) or [Order(STARTED, True)]
+        order = parse_order(query.order_by, TABLE_ORDER) or [Order(STARTED, True)]
         context["headers"] = _headers(query, order[0])
         found, total = tracking.browse_runs(
             chosen,
