@@ -24,7 +24,7 @@ from opsloop.domain.run_query import TABLE_ORDER, Order, parse_filter, parse_ord
 from opsloop.services.projects import ProjectService
 from opsloop.store.artifacts import ArtifactStore, check_sha256
 from opsloop.store.database import Database, retry_races
-from opsloop.store.repos import datasets, events, projects, runs
+from opsloop.store.repos import datasets, events, projects, run_reads, runs
 from opsloop.store.repos._time import at, epoch_of, now
 
 MAX_SEARCH_PAGE = 10_000
@@ -378,7 +378,7 @@ class TrackingService:
 
     def metric_history(self, run_id: str, key: str) -> MetricSeries:
         with self.db.read() as conn:
-            return runs.metric_history(conn, runs.resolve_id(conn, run_id), key)
+            return run_reads.metric_history(conn, runs.resolve_id(conn, run_id), key)
 
     def search_runs(
         self,
@@ -438,7 +438,7 @@ class TrackingService:
         """(metric keys, param keys) of the project's newest ``sample`` runs, most used first."""
         with self.db.read() as conn:
             project_id, experiment_id = _scope(conn, project, experiment)
-            return runs.common_keys(
+            return run_reads.common_keys(
                 conn, project_id=project_id, experiment_id=experiment_id, sample=sample
             )
 
@@ -453,12 +453,12 @@ class TrackingService:
     ) -> dict[str, dict[str, MetricSeries]]:
         """run id -> key -> history, for full run ids, in one query (only ``keys`` if given)."""
         with self.db.read() as conn:
-            return runs.metric_histories(conn, run_ids, keys)
+            return run_reads.metric_histories(conn, run_ids, keys)
 
     def registered_from(self, run_id: str) -> list[str]:
         """The refs (``project/model@version``) of the model versions made from a run."""
         with self.db.read() as conn:
-            found = runs.registered_from(conn, runs.resolve_id(conn, run_id))
+            found = run_reads.registered_from(conn, runs.resolve_id(conn, run_id))
         return [f"{project}/{model}@{version}" for project, model, version in found]
 
     def log_artifact(self, run_id: str, path: str, sha256: str) -> Run:
