@@ -26,7 +26,7 @@ from opsloop.sdk.models import register_model
 from opsloop.sdk.monitoring import run_monitor, set_monitor
 from opsloop.server.app import create_app
 from opsloop.server.ui.pages.monitoring import drift_of, score
-from opsloop.services.monitoring.service import MonitorHistory
+from opsloop.services.monitoring.history import MonitorHistory
 from opsloop.services.platform import Platform
 from opsloop.store.repos.monitors import DriftBucket
 

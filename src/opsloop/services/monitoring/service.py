@@ -10,11 +10,9 @@ recent. Running a window again replaces all of its values. The server's schedule
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,16 +30,11 @@ from opsloop.domain.names import check_name
 from opsloop.services.datasets import DatasetService
 from opsloop.services.deployments import DeploymentService, subject_of
 from opsloop.services.feedback import FEEDBACK_EVENT
+from opsloop.services.monitoring.history import MonitorHistory, read_history
 from opsloop.services.registry import RegistryService
 from opsloop.store.database import Database, retry_races
 from opsloop.store.repos import endpoints, events, monitors
 from opsloop.store.repos._time import epoch_or_none
-
-# The rows a MonitorHistory holds, for its readers above the services (the web UI).
-from opsloop.store.repos.monitors import NOT_FEATURES as NOT_FEATURES
-from opsloop.store.repos.monitors import DriftBucket as DriftBucket
-from opsloop.store.repos.monitors import Newest as Newest
-from opsloop.store.repos.monitors import Point as Point
 
 if TYPE_CHECKING:
     from opsloop.services.drift import DriftThresholds
@@ -55,7 +48,6 @@ MONITOR_ACTOR = Actor(name="monitor", kind=ActorKind.MONITOR)
 MAX_SOURCE = 100_000
 MAX_VALUES = 100_000
 MAX_METRIC = 250
-MAX_HISTORY = 1_000_000  # values a page's history reads at most (windows x metrics)
 RELABEL_EVERY_S = 300.0  # late labels are taken in at least this often (and once per window)
 
 
@@ -202,40 +194,11 @@ class MonitorService:
         max_windows: int,
         max_points: int,
     ) -> MonitorHistory:
-        """What a monitor's page draws, of windows ending after ``since`` (epoch seconds),
-        at most the newest ``max_windows``: the values of ``metrics`` per window; every
-        feature's drift in at most ``max_points`` groups of windows (the worst of each);
-        which features each window found drifted; and the newest window's drift values with
-        their details. Seven queries, whatever the number of windows and features."""
+        """What a monitor's page draws (``history.read``), of windows ending after
+        ``since``: at most the newest ``max_windows``, drift in ``max_points`` groups."""
         with self.db.read() as conn:
             endpoint_id, monitor = self._monitor(conn, check_name(endpoint, "endpoint"))
-            window_s = monitor.config.window_s
-            spanned = 1.0  # windows from the oldest in the period to the newest
-            if monitor.last_window_end is not None:
-                newest = monitor.last_window_end.timestamp()
-                since = max(since, newest - max_windows * window_s)
-                oldest = monitors.oldest_end(conn, endpoint_id, since)
-                if oldest is not None:
-                    spanned = max(1.0, (newest - oldest) / window_s + 1)
-            group_s = math.ceil(window_s * math.ceil(spanned / max_points))
-            values = monitors.points(conn, endpoint_id, metrics, since, MAX_HISTORY)
-            last = monitors.newest_drift_end(conn, endpoint_id, since)
-            latest = (
-                [] if last is None else monitors.window_details(conn, endpoint_id, last, "drift.")
-            )
-            tested = [value.metric for value in latest if _decided_by_p_value(value.detail)]
-            drift = (
-                []
-                if last is None
-                else monitors.drift_buckets(conn, endpoint_id, since, group_s, tested, MAX_HISTORY)
-            )
-            shares = monitors.details(conn, endpoint_id, "drift.share_drifted", since, max_windows)
-        drifted = {
-            end: list(detail.get("drifted", []))
-            for end, detail in shares
-            if isinstance(detail, dict)
-        }
-        return MonitorHistory(monitor, since, group_s, values, drift, drifted, latest)
+            return read_history(conn, endpoint_id, monitor, metrics, since, max_windows, max_points)
 
     def newest_windows(self, metrics: Sequence[str]) -> dict[str, list[monitors.Newest]]:
         """Every monitor's values of ``metrics`` in its newest computed window, by endpoint
@@ -499,19 +462,6 @@ class MonitorService:
         retry_races(write, f"storing the monitor values of {state.name}")
 
 
-@dataclass(frozen=True)
-class MonitorHistory:
-    """A monitor's values over a period, and its drift verdicts (``history``)."""
-
-    monitor: Monitor
-    since: float
-    group_s: int  # drift is grouped by the windows whose ends fall in these many seconds
-    values: list[monitors.Point]  # by metric, then window
-    drift: list[monitors.DriftBucket]
-    drifted: dict[float, list[str]]  # window end -> the features it found drifted
-    newest_drift: list[MonitorValue]  # drift.*, with details, of the newest window with any
-
-
 def _new_labels(conn: Any, endpoint: str, monitor: Monitor) -> tuple[int, float] | None:
     """The newest feedback event about ``endpoint`` the monitor has not taken in, and the
     time of the oldest such event; None when there is none."""
@@ -521,14 +471,6 @@ def _new_labels(conn: Any, endpoint: str, monitor: Monitor) -> tuple[int, float]
         kind=FEEDBACK_EVENT,
         after_id=monitor.labels_seen_event or 0,
     )
-
-
-def _decided_by_p_value(detail: dict[str, Any] | None) -> bool:
-    """Whether a feature's drift verdict rests on a p-value: its test then left one beside
-    its statistic (``ks`` and ``ks_p_value``)."""
-    if not detail or not isinstance(detail.get("statistics"), dict):
-        return False
-    return f"{detail.get('test')}_p_value" in detail["statistics"]
 
 
 def _thresholds(config: MonitorConfig) -> DriftThresholds | None:

@@ -21,7 +21,7 @@ from opsloop.domain.names import check_name
 from opsloop.server.ui.pages.health import worst
 from opsloop.server.ui.render import render
 from opsloop.server.ui.viewer import Viewer, viewer_of
-from opsloop.services.monitoring.service import (
+from opsloop.services.monitoring.history import (
     NOT_FEATURES,
     DriftBucket,
     MonitorHistory,
@@ -322,7 +322,7 @@ def performance_of(values: list[Point]) -> Performance:
     coverage = by_metric.get("performance.label_coverage", {})
     labels = by_metric.get("performance.labels", {})
     flags = by_metric.get("performance.uncertain", {})
-    requests = by_metric.get("service.requests", {})
+    served_count = by_metric.get("service.requests", {})
     ends = sorted({end for series in by_metric.values() for end in series})
     found = Performance(live_metric)
     if not ends:
@@ -342,13 +342,13 @@ def performance_of(values: list[Point]) -> Performance:
         ],
         "y": "labelled share",
     }
-    served = [end for end in ends if requests.get(end)]
+    served = [end for end in ends if served_count.get(end)]
     found.windows = len(served)
     found.uncertain = sum(1 for end in served if flags.get(end))
     found.recent = [
         WindowRow(
             end=at(end),
-            requests=requests.get(end),
+            requests=served_count.get(end),
             labels=labels.get(end),
             coverage=coverage.get(end),
             live=live.get(end),
