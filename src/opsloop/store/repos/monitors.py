@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 
 from opsloop.domain.monitoring import Monitor, MonitorConfig, MonitorValue
+from opsloop.store.repos import _endpoint_config
 from opsloop.store.repos._time import at, at_or_none
 from opsloop.store.tables import endpoints, monitor_values, monitors
 
@@ -41,23 +42,9 @@ def save(
     conn: Connection, endpoint_id: int, config: MonitorConfig, source: str, time: float, actor: str
 ) -> bool:
     """Set the endpoint's monitor; True when it had none before. Its progress is kept."""
-    values = {
-        "config": config.model_dump(mode="json"),
-        "source": source,
-        "updated_at": time,
-        "updated_by": actor,
-    }
-    changed = conn.execute(
-        monitors.update().where(monitors.c.endpoint_id == endpoint_id).values(**values)
+    return _endpoint_config.save(
+        conn, monitors, endpoint_id, config, source, time, actor, last_window_end=None
     )
-    if changed.rowcount == 1:
-        return False
-    conn.execute(
-        monitors.insert().values(
-            endpoint_id=endpoint_id, last_window_end=None, created_at=time, **values
-        )
-    )
-    return True
 
 
 def advance(conn: Connection, endpoint_id: int, window_end: float) -> None:

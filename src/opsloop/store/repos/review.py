@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from opsloop.domain.errors import NotFound
 from opsloop.domain.review import ReviewConfig, ReviewDecision, ReviewItem, ReviewPolicy
+from opsloop.store.repos import _endpoint_config
 from opsloop.store.repos._time import at, at_or_none
 from opsloop.store.tables import endpoints, review_decisions, review_items, review_policies
 
@@ -54,31 +55,14 @@ def save_policy(
     conn: Connection, endpoint_id: int, config: ReviewConfig, source: str, time: float, actor: str
 ) -> bool:
     """Set the endpoint's policy; True when it had none before. Its routing progress stays."""
-    values = {
-        "config": config.model_dump(mode="json"),
-        "source": source,
-        "updated_at": time,
-        "updated_by": actor,
-    }
-    changed = conn.execute(
-        review_policies.update()
-        .where(review_policies.c.endpoint_id == endpoint_id)
-        .values(**values)
+    return _endpoint_config.save(
+        conn, review_policies, endpoint_id, config, source, time, actor, routed_until=None
     )
-    if changed.rowcount == 1:
-        return False
+
+
+def lock_policy(conn: Connection, endpoint_id: int) -> None:
+    """Take the policy row for this transaction: routing passes on one endpoint take turns."""
     conn.execute(
-        review_policies.insert().values(
-            endpoint_id=endpoint_id, routed_until=None, created_at=time, **values
-        )
-    )
-    return True
-
-
-def lock_policy(conn: Connection, endpoint_id: int) -> float | None:
-    """Take the policy row for this transaction (routing passes on one endpoint take turns)
-    and return how far its log has been routed."""
-    return conn.execute(
         select(review_policies.c.routed_until)
         .where(review_policies.c.endpoint_id == endpoint_id)
         .with_for_update()
