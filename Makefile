@@ -35,8 +35,12 @@ wrk:
 	  echo "installing Debian's wrk for the serving benchmark"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
+# The whole loop on real e-mail: train, gate, deploy, serve April's traffic, detect the drift,
+# retrain, gate, canary, promote; then the server and UI stay up (Ctrl-C stops them).
+# WORKLOAD=forecast runs the ridership forecast instead.
+WORKLOAD ?= moderation
 demo: $(VENV)/.demo-installed
-	$(BIN)/python examples/moderation.py
+	$(BIN)/opsloop demo $(WORKLOAD)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check src tests benchmarks examples

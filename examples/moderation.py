@@ -5,7 +5,8 @@ Data: openintro's ``email`` table (3,921 e-mails, January to March 2012, 9.4 % s
 a few candidate models on January-February, scores them on March, and registers the best one
 (by F1 on the spam class) as ``moderation/violation@champion``.
 
-Run it with ``make demo``, or ``python examples/moderation.py [--home DIR]``.
+Run it with ``python examples/moderation.py [--home DIR]``; ``make demo`` runs the whole loop
+(``opsloop demo``).
 """
 
 from __future__ import annotations

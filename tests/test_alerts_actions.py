@@ -21,7 +21,7 @@ from opsloop.services.alerts import AlertService
 from opsloop.services.platform import Platform
 
 from .conftest import free_port
-from .test_alerts_service import ENDPOINT, World, make_world
+from .test_alerts_service import ENDPOINT, Run, World, make_world
 from .test_deployment_service import DEPLOYER, approved, ref
 
 ROLLBACK = '[{name: accuracy, when: "performance.accuracy < 0.8", action: rollback}]'
@@ -166,6 +166,23 @@ def test_a_pipeline_action_starts_the_pipeline_once(world: World) -> None:
     (record,) = fired.actions
     assert (record.action, record.ok, record.data) == ("pipeline retrain", True, {"run": "run-1"})
     assert world.platform.deployments.get(ENDPOINT).deployment == 2  # nothing else done
+
+
+def test_an_alert_firing_again_while_its_retrain_runs_starts_no_second_one(
+    world: World,
+) -> None:
+    world.write("drift.share_drifted", 1, 0.45)
+    (first,) = world.evaluate(RETRAIN, window=1)
+    world.pipelines.active = Run(id="run-1", trigger_detail={"alert": first.id})
+    world.write("drift.share_drifted", 2, 0.1)
+    world.evaluate(RETRAIN, window=2)  # resolves
+    world.write("drift.share_drifted", 3, 0.5)
+    (second,) = world.evaluate(RETRAIN, window=3)
+    assert second.id != first.id
+    (record,) = second.actions
+    assert (record.ok, record.detail) == (True, "run run-1 was already at work: not started again")
+    assert record.data == {"run": "run-1", "already_active": True}
+    assert all(options["unless_active"] for _, options in world.pipelines.calls)
 
 
 def test_a_pipeline_that_cannot_start_is_recorded(world: World) -> None:

@@ -309,6 +309,8 @@ def test_help_lists_every_command_group() -> None:
         "monitor",
         "alerts",
         "review",
+        "report",
+        "demo",
     }
 
 
@@ -338,6 +340,9 @@ def test_the_command_tree_is_the_expected_one() -> None:
         "datasets",
         "datasets list",
         "datasets show",
+        "datasets validate",
+        "report",
+        "demo",
         "serve",
         "endpoints",
         "endpoints list",

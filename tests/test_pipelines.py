@@ -359,6 +359,21 @@ def test_start_returns_a_queued_run_that_ends_in_the_background(platform: Platfo
     assert done.steps[0].output is not None and done.steps[0].output.summary == "'released'"
 
 
+def test_unless_active_gives_the_run_at_work_instead_of_a_second_one(platform: Platform) -> None:
+    first = platform.pipelines.start("t_waits", actor=ACTOR, params={}, unless_active=True)
+    again = platform.pipelines.start("t_waits", actor=ACTOR, params={}, unless_active=True)
+    assert again.id == first.id
+    RELEASE.set()
+    platform.pipelines.wait()
+    assert platform.pipelines.active_run("t_waits", {}) is None
+    RELEASE.clear()
+    later = platform.pipelines.start("t_waits", actor=ACTOR, unless_active=True)
+    assert later.id != first.id  # the first had ended: a new run
+    RELEASE.set()
+    platform.pipelines.wait()
+    assert [r.id for r in platform.pipelines.list("t_waits")] == [later.id, first.id]
+
+
 def test_runs_are_listed_newest_first_without_their_logs(platform: Platform) -> None:
     first = run(platform, "t_sum", n=1)
     second = run(platform, "t_chatty")

@@ -251,7 +251,8 @@ def test_feedback_joins_by_id_and_reports_unknown_ids(served: Any) -> None:
         ([], "feedback"),
         ([{"id": "a"}], "feedback.0.label"),
         ([{"id": 5, "label": 1}], "feedback.0.id"),
-        ([{"id": "a", "label": [1]}], "feedback.0.label"),
+        ([{"id": "a", "label": [[1]]}], "feedback[0].label[0]"),  # a list holds item ids
+        ([{"id": "a", "label": {"318": "good"}}], "feedback[0].label['318']"),  # grades: numbers
     ],
 )
 def test_bad_feedback_is_a_422(served: Any, items: list[Any], field: str) -> None:

@@ -35,7 +35,9 @@ Everyday use::
     opsloop.run_pipeline("retrain")                            # a PipelineRun, step by step
 
     opsloop.drift(training_df, window_df).drifted    # per column: test, statistic, p-value
+    opsloop.validate_dataset("moderation/emails@2", against="moderation/emails@1").verdict
     opsloop.set_monitor("moderation", "monitor.yaml")  # windows: drift, live accuracy, alerts
+    opsloop.report("moderation").stages              # the maturity map, from the Event log
 
 Embedded by default (a SQLite file and a folder under ``./.opsloop``); set ``OPSLOOP_URL`` (or
 call ``opsloop.connect(url=...)``) to talk to an ``opsloop server`` instead. Names load lazily,
@@ -76,6 +78,8 @@ _SDK = (
     "get_monitor",
     "run_monitor",
     "monitor_values",
+    "validate_dataset",
+    "report",
 )
 _OTHER = {
     "Client": "opsloop.sdk.client",
@@ -126,6 +130,7 @@ __all__ = [
     "predict",
     "promote",
     "register_model",
+    "report",
     "rollback",
     "run_monitor",
     "run_pipeline",
@@ -135,6 +140,7 @@ __all__ = [
     "set_monitor",
     "start_run",
     "step",
+    "validate_dataset",
 ]
 
 if TYPE_CHECKING:
@@ -165,6 +171,7 @@ if TYPE_CHECKING:
         predict,
         promote,
         register_model,
+        report,
         rollback,
         run_monitor,
         run_pipeline,
@@ -174,6 +181,7 @@ if TYPE_CHECKING:
         set_monitor,
         start_run,
         step,
+        validate_dataset,
     )
     from opsloop.sdk.client import Client
     from opsloop.sdk.drift import drift

@@ -1,4 +1,4 @@
-"""``opsloop datasets list|show``."""
+"""``opsloop datasets list|show|validate``."""
 
 from __future__ import annotations
 
@@ -80,3 +80,53 @@ def show_dataset(
             ]
         )
     out.table("columns", ["column", "type", "count", "missing", "distinct", "summary"], rows)
+
+
+@app.command("validate")
+def validate_dataset(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="project/dataset[@version] to check (latest)")],
+    against: Annotated[str, typer.Option(help="The reference version, project/dataset[@version].")],
+    feature: Annotated[
+        list[str] | None,
+        typer.Option("--feature", help="A column to check (repeat; default: every column)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check a version against another: schema (exit 1 if it fails), drift."""
+    from rich.markup import escape
+
+    from opsloop.domain.names import parse_dataset_ref
+
+    found = ctx.obj.client().validate_dataset(
+        parse_dataset_ref(ref), str(parse_dataset_ref(against, "against")), feature or None
+    )
+    if as_json:
+        out.emit_json(found)
+    else:
+        colour = "green" if found.verdict == "pass" else "red"
+        out.console().print(
+            f"{found.dataset} against {found.against}: [{colour}]{found.verdict}[/{colour}] "
+            f"({len(found.features)} features, {len(found.drifted)} drifted, "
+            f"{found.duration_s:.2f} s)"
+        )
+        for problem in found.problems:
+            out.console().print(f"  [red]✗[/red] {escape(problem.describe())}", highlight=False)
+        out.table(
+            "drift",
+            ["column", "kind", "test", "statistic", "p-value", "threshold", "drifted"],
+            (
+                [
+                    c.column,
+                    c.kind,
+                    c.test,
+                    out.number(c.statistic),
+                    out.number(c.p_value),
+                    out.number(c.threshold),
+                    "yes" if c.drifted else "",
+                ]
+                for c in found.drift
+            ),
+        )
+    if found.verdict == "fail":
+        raise typer.Exit(1)

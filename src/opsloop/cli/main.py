@@ -10,12 +10,14 @@ import typer
 from opsloop.cli import (
     alerts,
     datasets,
+    demo,
     endpoints,
     evaluations,
     models,
     monitoring,
     pipelines,
     predictions,
+    report,
     review,
     runs,
     tokens,
@@ -47,6 +49,8 @@ app.command()(endpoints.deploy)
 app.command()(endpoints.promote)
 app.command()(endpoints.rollback)
 app.command()(predictions.predict)
+app.command()(report.report)
+app.command()(demo.demo)
 
 Host = Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")]
 Port = Annotated[int | None, typer.Option(help="Port (default 8080).")]

@@ -9,6 +9,10 @@ A gate is YAML; every key is optional::
     segment: format             # a column whose values each get their own metrics
     k: 10                       # ranking cut-off (default 10)
     group: user_id              # ranking: the query/user column
+    item: movie_id              # ranking of lists: the item column (the model answers each
+                                # group with a list of item ids, best first)
+    relevance_threshold: 4      # ranking of lists: an item is relevant from this grade of the
+                                # target (default: any grade above 0)
     costs: {false_positive: 5, false_negative: 50}   # enables cost_per_1000
     latency_sample: 200         # rows timed one by one: latency_p50_ms, latency_p99_ms
     rules:                      # no rules at all is a "go"
@@ -28,14 +32,16 @@ are skipped and named.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
 from opsloop.domain import _gate_text as text
 from opsloop.domain.entities import Entity
+from opsloop.domain.errors import InvalidInput
 
 Op = text.Op
 Task = Literal["classification", "regression", "ranking"]
@@ -49,6 +55,8 @@ GATE_KEYS = (
     "segment",
     "k",
     "group",
+    "item",
+    "relevance_threshold",
     "costs",
     "latency_sample",
     "rules",
@@ -146,6 +154,8 @@ class Gate(Entity):
     segment: str | None = None
     k: int = 10
     group: str | None = None
+    item: str | None = None
+    relevance_threshold: float | None = None
     costs: Costs | None = None
     latency_sample: int | None = None
     rules: list[Rule] = Field(default_factory=list)
@@ -167,6 +177,8 @@ class Gate(Entity):
             segment=text.text_option(data, "segment"),
             k=text.count_option(data, "k") or 10,
             group=text.text_option(data, "group"),
+            item=text.text_option(data, "item"),
+            relevance_threshold=_number_option(data, "relevance_threshold"),
             costs=Costs(**costs) if costs is not None else None,
             latency_sample=text.count_option(data, "latency_sample"),
             rules=rules,
@@ -197,6 +209,15 @@ class Gate(Entity):
             else:
                 results.append(_judge_metric(rule, candidate, champion, task))
         return results
+
+
+def _number_option(data: dict[str, Any], key: str) -> float | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInput(f"gate option '{key}' must be a number, got {value!r}", field="gate")
+    return float(value)
 
 
 def verdict(results: Iterable[RuleResult]) -> Literal["go", "no-go"]:

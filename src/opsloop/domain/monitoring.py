@@ -9,8 +9,12 @@ A monitor is YAML; only ``window`` is required::
                                          # the newest evaluation's dataset, else the reference
     # baseline: {since: 2026-05-01T00:00:00Z, until: 2026-05-02T00:00:00Z}   # or a log window
     features: [num_char, exclaim, lang]  # default: the model signature's inputs
-    target: spam                # the reference's label column (for the label-free estimate)
+    target: spam                # the reference's label column (label drift, the estimate)
     positive: 1                 # the positive class of a binary classifier (default: the last)
+    task: ranking               # classification | regression | ranking (default: detected)
+    k: 10                       # ranking: metrics over the first k items of each list
+    relevance_threshold: 4      # ranking: a graded item is relevant from this grade (default:
+                                # any grade above 0); a clicked item always is
     min_labels: 30              # a window with fewer labels is flagged uncertain
     drift:
       test: psi                 # or {numeric: ks, categorical: chi2}; default: by kind
@@ -46,6 +50,9 @@ MONITOR_KEYS = (
     "features",
     "target",
     "positive",
+    "task",
+    "k",
+    "relevance_threshold",
     "min_labels",
     "drift",
     "alerts",
@@ -55,6 +62,8 @@ DRIFT_KEYS = ("test", "thresholds")
 BASELINE_KEYS = ("since", "until")
 KINDS = ("numeric", "categorical")
 MIN_LABELS = 30
+TASKS = ("classification", "regression", "ranking")
+RANKING_K = 10
 MIN_WINDOW_S = 1.0
 MAX_WINDOW_S = 31 * 86400.0
 _SHAPE = "a YAML mapping with 'window:' and optional reference, features, drift, alerts..."
@@ -90,6 +99,11 @@ class MonitorConfig(Entity):
     features: list[str] | None = None
     target: str | None = None
     positive: Label | None = None
+    task: str | None = Field(default=None, description="classification, regression or ranking")
+    k: int = Field(default=RANKING_K, description="ranking metrics over the first k items")
+    relevance_threshold: float | None = Field(
+        default=None, description="the grade from which an item is relevant (None: above 0)"
+    )
     min_labels: int = MIN_LABELS
     drift: DriftPolicy = DriftPolicy()
     alerts: list[Any] = Field(default=[], description="alert rules, as written")
@@ -132,6 +146,9 @@ class MonitorConfig(Entity):
             features=_features(data.get("features")),
             target=_text(data, "target"),
             positive=positive,
+            task=_task(data.get("task")),
+            k=_k(data.get("k")),
+            relevance_threshold=_threshold(data.get("relevance_threshold")),
             min_labels=_min_labels(data.get("min_labels")),
             drift=_drift(data.get("drift")),
             alerts=alerts,
@@ -281,6 +298,30 @@ def _text(data: dict[str, Any], key: str) -> str | None:
     if not isinstance(value, str) or not value.strip():
         raise BadKey((key,), f"must be a column name, got {value!r}")
     return value
+
+
+def _task(value: Any) -> str | None:
+    if value is None:
+        return None
+    if value not in TASKS:
+        raise BadKey(("task",), f"must be one of {', '.join(TASKS)}, got {value!r}")
+    return str(value)
+
+
+def _k(value: Any) -> int:
+    if value is None:
+        return RANKING_K
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BadKey(("k",), f"must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def _threshold(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BadKey(("relevance_threshold",), f"must be a number, got {value!r}")
+    return float(value)
 
 
 def _min_labels(value: Any) -> int:

@@ -34,11 +34,19 @@ import opsloop
 from opsloop.domain.errors import InvalidInput
 from opsloop.domain.names import parse_dataset_ref
 from opsloop.services.evaluation import metrics
+from opsloop.services.evaluation.ranking import (
+    RANKING_METRICS,
+    decoded,
+    judgement,
+    list_metrics,
+    ranked,
+)
 from opsloop.services.pipelines.definitions import pipeline, step
 from opsloop.store.prediction_log import INPUT_PREFIX
 
 # The live metrics a canary can be judged by, from its labelled predictions alone.
-HIGHER_IS_BETTER = frozenset({"accuracy", "precision", "recall", "f1"})
+RANKING = frozenset(RANKING_METRICS)
+HIGHER_IS_BETTER = frozenset({"accuracy", "precision", "recall", "f1"}) | RANKING
 LOWER_IS_BETTER = frozenset({"mae", "rmse", "mape"})
 POLL_S = 1.0
 
@@ -72,23 +80,60 @@ def find_champion(endpoint: str) -> dict[str, Any]:
 
 
 @step(cache=False)
-def labelled_traffic(endpoint: str, features: list[str], target: str, since: float) -> pd.DataFrame:
+def labelled_traffic(
+    endpoint: str, features: list[str], target: str, since: float, item: str | None = None
+) -> pd.DataFrame:
     """The endpoint's primary predictions made since ``since`` (the training data's making,
-    so rows an earlier retrain already took are not taken twice) that have a label."""
+    so rows an earlier retrain already took are not taken twice) that have a label.
+
+    A ranking's feedback becomes one row per judged item, when ``item`` names the training
+    data's item column: the request's inputs, the item, and its grade as ``target`` (1 for a
+    clicked item)."""
     table = opsloop.export_predictions(
         endpoint, role="primary", since=datetime.fromtimestamp(since, UTC)
     )
     frame = table.to_pandas()
     frame = frame[frame["label"].notna()]
-    rows = pd.DataFrame(
-        {
-            name: frame[INPUT_PREFIX + name].to_numpy()
-            for name in features
-            if INPUT_PREFIX + name in frame
-        }
-    )
+    ranking = any(ranked(p) is not None for p in frame["prediction"].head(100))
+    if ranking and item is None:
+        raise InvalidInput(
+            f"endpoint {endpoint!r} answers with ranked lists: its feedback (clicked items, "
+            "item grades) is no label of one row of features; name the training data's item "
+            "column (retrain_pipeline(item=...)) to take one row per judged item, or build "
+            "a pipeline of your own (docs/pipelines.md, 'Ranking endpoints')",
+            field="item",
+        )
+    inputs = [name for name in features if INPUT_PREFIX + name in frame]
+    if ranking:
+        assert item is not None
+        return _judged_rows(frame, inputs, item, target)
+    rows = pd.DataFrame({name: frame[INPUT_PREFIX + name].to_numpy() for name in inputs})
     rows[target] = frame["label"].to_numpy()
     rows.index = pd.Index(frame["request_id"].to_numpy(), name="request_id")
+    return rows
+
+
+def _judged_rows(frame: pd.DataFrame, inputs: list[str], item: str, target: str) -> pd.DataFrame:
+    """One row per item a ranking's feedback judged, indexed by its request's id (so the
+    holdout split keeps a request's rows together)."""
+    records: list[dict[str, Any]] = []
+    ids: list[str] = []
+    for request_id, label, *values in zip(
+        frame["request_id"], frame["label"], *(frame[INPUT_PREFIX + n] for n in inputs), strict=True
+    ):
+        value = decoded(label)
+        pairs = (
+            value.items()
+            if isinstance(value, dict)
+            else ((one, 1.0) for one in value)
+            if isinstance(value, list)
+            else ()
+        )
+        for judged, grade in pairs:
+            records.append({**dict(zip(inputs, values, strict=True)), item: judged, target: grade})
+            ids.append(request_id)
+    rows = pd.DataFrame.from_records(records, columns=[*inputs, item, target])
+    rows.index = pd.Index(ids, name="request_id", dtype=object)
     return rows
 
 
@@ -122,18 +167,15 @@ def extend_dataset(
 
 @step
 def validate(previous: str, data: dict[str, str], features: list[str]) -> dict[str, Any]:
-    """The schema must hold (every feature, same kind of values); drift is reported."""
-    reference = opsloop.load_dataset(previous)
-    current = opsloop.load_dataset(data["holdout"])
-    missing = [name for name in features if name not in current.columns]
-    if missing:
-        raise InvalidInput(f"labelled traffic lacks feature(s) {missing}", field="schema")
-    for name in features:
-        was, now = reference[name].dtype, current[name].dtype
-        if pd.api.types.is_numeric_dtype(was) != pd.api.types.is_numeric_dtype(now):
-            raise InvalidInput(f"feature {name!r} was {was}, is now {now}", field="schema")
-    report = opsloop.drift(reference[features], current[features])
-    return {"drifted": report.drifted, "share_drifted": report.share_drifted}
+    """The labelled traffic against the training data (a ``dataset_version.validated``
+    Event): the schema must hold, else the run fails; drift is reported."""
+    checked = opsloop.validate_dataset(data["holdout"], against=previous, features=features)
+    if checked.verdict == "fail":
+        problems = "; ".join(problem.describe() for problem in checked.problems)
+        raise InvalidInput(
+            f"labelled traffic does not fit the training data: {problems}", field="schema"
+        )
+    return {"drifted": checked.drifted, "share_drifted": checked.share_drifted}
 
 
 @step
@@ -181,16 +223,21 @@ def watch_canary(
     metric: str,
     tolerance: float,
     timeout_s: float,
+    k: int = 10,
+    relevance_threshold: float | None = None,
 ) -> dict[str, Any]:
     """Promote once the canary has ``predictions`` labelled predictions and its ``metric`` is
     no worse than the primary's over the same time; roll back if worse or out of time. If the
-    endpoint changed meanwhile (a person, or an alert's rollback), leave it as it is."""
+    endpoint changed meanwhile (a person, or an alert's rollback), leave it as it is. A ranking
+    metric (``ndcg_at_k``...) is taken at ``k``, an item relevant from
+    ``relevance_threshold``, as a monitor takes it."""
+    check_metric(metric)
     deadline = time.monotonic() + timeout_s
     started = datetime.fromtimestamp(since, UTC)
     while True:
         if opsloop.get_client().get_endpoint(endpoint).deployment != deployment:
             return {"outcome": "superseded: the endpoint changed during the watch"}
-        scores = _live_scores(endpoint, started, metric)
+        scores = _live_scores(endpoint, started, metric, k, relevance_threshold)
         canary_rows = scores.get("canary", (0, None))[0]
         if canary_rows >= predictions:
             break
@@ -227,23 +274,25 @@ def retrain_pipeline(
     tolerance: float = 0.0,
     holdout: float = 0.3,
     project: str | None = None,
+    item: str | None = None,
+    k: int = 10,
+    relevance_threshold: float | None = None,
 ) -> Callable[..., dict[str, Any]]:
     """Register (and return) the retrain pipeline ``name`` for ``endpoint``.
 
-    ``train(frame, target)`` returns a fitted model; ``gate`` is the gate's YAML text.
+    ``train(frame, target)`` returns a fitted model; ``gate`` is the gate's YAML text. For an
+    endpoint that answers with ranked lists, ``item`` names the training data's item column
+    (its feedback becomes one row per judged item), and a ranking ``metric`` (``ndcg_at_k``)
+    judges the canary at ``k``, an item relevant from ``relevance_threshold``.
     """
     if not 0 < holdout < 1:
         raise InvalidInput("holdout must be a fraction between 0 and 1", field="holdout")
-    if metric not in HIGHER_IS_BETTER | LOWER_IS_BETTER:
-        known = ", ".join(sorted(HIGHER_IS_BETTER | LOWER_IS_BETTER))
-        raise InvalidInput(
-            f"metric {metric!r} cannot judge a canary (one of: {known})", field="metric"
-        )
+    check_metric(metric)
 
     def retrain(endpoint: str = endpoint) -> dict[str, Any]:
         champion = find_champion(endpoint)
         labelled = labelled_traffic(
-            endpoint, champion["features"], target, champion["dataset_created"]
+            endpoint, champion["features"], target, champion["dataset_created"], item
         )
         data = extend_dataset(champion["dataset"], labelled, target, holdout)
         checked = validate(champion["dataset"], data, champion["features"])
@@ -255,7 +304,15 @@ def retrain_pipeline(
         since = time.time()
         number = deploy_canary(candidate, endpoint, canary)
         watched = watch_canary(
-            endpoint, number, since, canary_predictions, metric, tolerance, canary_timeout_s
+            endpoint,
+            number,
+            since,
+            canary_predictions,
+            metric,
+            tolerance,
+            canary_timeout_s,
+            k,
+            relevance_threshold,
         )
         return {**result, **watched}
 
@@ -263,8 +320,21 @@ def retrain_pipeline(
     return pipeline(name=name, project=project)(retrain)
 
 
+def check_metric(metric: str) -> None:
+    """``metric`` must be one a canary's labelled predictions alone can give."""
+    if metric not in HIGHER_IS_BETTER | LOWER_IS_BETTER:
+        known = ", ".join(sorted(HIGHER_IS_BETTER | LOWER_IS_BETTER))
+        raise InvalidInput(
+            f"metric {metric!r} cannot judge a canary (one of: {known})", field="metric"
+        )
+
+
 def _live_scores(
-    endpoint: str, since: datetime, metric: str
+    endpoint: str,
+    since: datetime,
+    metric: str,
+    k: int = 10,
+    relevance_threshold: float | None = None,
 ) -> dict[str, tuple[int, float | None]]:
     """Per role: labelled predictions since ``since`` and ``metric`` over them."""
     table = opsloop.export_predictions(endpoint, since=since, inputs=False)
@@ -272,12 +342,30 @@ def _live_scores(
     frame = frame[frame["label"].notna()]
     found: dict[str, tuple[int, float | None]] = {}
     for role, rows in frame.groupby("role"):
-        if metric in LOWER_IS_BETTER:
+        if metric in RANKING:
+            value = _ranking_metric(rows, metric, k, relevance_threshold)
+        elif metric in LOWER_IS_BETTER:
             value = metrics.regression(rows["label"], rows["prediction"]).get(metric)
         else:
             value = metrics.classification(rows["label"], rows["prediction"]).metrics.get(metric)
         found[str(role)] = (len(rows), value)
     return found
+
+
+def _ranking_metric(
+    rows: pd.DataFrame, metric: str, k: int, threshold: float | None
+) -> float | None:
+    """A ranking metric of logged lists against their feedback; rows whose answer is no list,
+    or whose label is neither clicked items nor grades, are left out."""
+    lists, truths = [], []
+    for prediction, label in zip(rows["prediction"], rows["label"], strict=True):
+        items, truth = ranked(prediction), judgement(label, threshold)
+        if items is not None and truth is not None:
+            lists.append(items)
+            truths.append(truth)
+    if not lists:
+        return None
+    return list_metrics(lists, truths, k)[0].get(metric)
 
 
 def _no_worse(canary: float | None, primary: float | None, metric: str, tolerance: float) -> bool:

@@ -18,6 +18,8 @@ from opsloop.domain.evaluation import Evaluation
 from opsloop.domain.monitoring import Monitor, MonitorValue, WindowResult
 from opsloop.domain.names import check_label, check_name, parse_dataset_ref, parse_model_ref
 from opsloop.domain.pipelines import PipelineRun
+from opsloop.domain.report import Report
+from opsloop.domain.validation import DatasetValidation
 from opsloop.sdk import datasets as _datasets
 from opsloop.sdk import environment
 from opsloop.sdk import models as _models
@@ -169,6 +171,21 @@ def load_dataset(
 
 def get_dataset(ref: str) -> DatasetVersion:
     return get_client().get_dataset_version(parse_dataset_ref(ref))
+
+
+def validate_dataset(
+    data: str | DatasetVersion,
+    *,
+    against: str | DatasetVersion,
+    features: Sequence[str] | None = None,
+) -> DatasetValidation:
+    """Check dataset version ``data`` against version ``against``: every feature (default:
+    every column of ``against``) present with a compatible kind of values, or the verdict is
+    ``fail``; drift per column is reported. Recorded as a ``dataset_version.validated`` Event."""
+    text = data.ref if isinstance(data, DatasetVersion) else data
+    reference = against.ref if isinstance(against, DatasetVersion) else against
+    parse_dataset_ref(reference, "against")
+    return get_client().validate_dataset(parse_dataset_ref(text), reference, features)
 
 
 def register_model(
@@ -339,3 +356,15 @@ def monitor_values(
     return _monitoring.monitor_values(
         get_client(), endpoint, metric=metric, prefix=prefix, since=since, limit=limit
     )
+
+
+def report(
+    project: str | None = None,
+    *,
+    endpoint: str | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+) -> Report:
+    """The measure of the loop over ``[since, until)`` (default: the last 30 days): lead
+    times, delivery figures, the maturity map and hours per month (docs/report.md)."""
+    return get_client().report(project=project, endpoint=endpoint, since=since, until=until)

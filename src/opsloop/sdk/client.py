@@ -26,6 +26,8 @@ from opsloop.domain.errors import IntegrityError, Unavailable
 from opsloop.domain.evaluation import Evaluation
 from opsloop.domain.names import DatasetRef, ModelRef
 from opsloop.domain.pipelines import PipelineInfo, PipelineRun, PipelineTrigger
+from opsloop.domain.report import Report
+from opsloop.domain.validation import DatasetValidation
 from opsloop.sdk.connection import Connection
 
 
@@ -165,6 +167,14 @@ class Client(Connection):
     def list_datasets(self, project: str | None = None) -> list[Dataset]:
         params = {"project": project} if project else {}
         return [Dataset.model_validate(d) for d in self._json("GET", "/datasets", params=params)]
+
+    def validate_dataset(
+        self, ref: DatasetRef, against: str, features: Sequence[str] | None = None
+    ) -> DatasetValidation:
+        version = "latest" if ref.version is None else str(ref.version)
+        path = f"/projects/{ref.project}/datasets/{ref.dataset}/versions/{version}/validations"
+        body = {"against": against, "features": None if features is None else list(features)}
+        return DatasetValidation.model_validate(self._json("POST", path, json=body))
 
     # -- models ---------------------------------------------------------------------------
     def register_version(
@@ -376,6 +386,15 @@ class Client(Connection):
             self._json("DELETE", f"/pipelines/{pipeline}/triggers/{trigger_id}")
         )
 
+    # -- the report -----------------------------------------------------------------------
+    def report(self, **query: Any) -> Report:
+        """``query``: project, endpoint, since, until (datetimes or ISO text)."""
+        return Report.model_validate(self._json("GET", "/report", params=_report_query(query)))
+
+    def report_svg(self, **query: Any) -> str:
+        """The maturity map of the same report, as SVG text."""
+        return self.request("GET", "/report.svg", params=_report_query(query)).decode()
+
     # -- tokens -------------------------------------------------------------------------
     def create_token(self, role: str, **options: Any) -> IssuedToken:
         """``options``: name, endpoint, expires_at."""
@@ -394,6 +413,10 @@ def _version_path(ref: ModelRef) -> str:
     """A model version's URL: pinned by number, alias, or ``latest``."""
     pin = ref.version if ref.version is not None else (ref.alias or "latest")
     return f"/projects/{ref.project}/models/{ref.model}/versions/{pin}"
+
+
+def _report_query(query: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _query_value(value) for key, value in query.items() if value is not None}
 
 
 def _query_value(value: Any) -> Any:

@@ -24,10 +24,12 @@ from opsloop.server.routes import (
     monitoring,
     pipelines,
     projects,
+    report,
     review,
     runs,
     serving,
     tokens,
+    validation,
 )
 from opsloop.services.platform import Platform
 from opsloop.services.scheduler import Scheduler, Task
@@ -100,6 +102,7 @@ def create_app(
             runs,
             artifacts,
             datasets,
+            validation,
             models,
             evaluations,
             endpoints,
@@ -107,6 +110,7 @@ def create_app(
             alerts,
             review,
             pipelines,
+            report,
             tokens,
         ):
             app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(authorize)])

@@ -129,9 +129,34 @@ class RollbackRequest(Body):
     reason: str = ""
 
 
+def _label(value: Any) -> Any:
+    if value is None:
+        raise ValueError(
+            "must be a number, text, true/false, a list of item ids or an object of item grades"
+        )
+    return value
+
+
+# The feedback service checks a label's shape (a ranking's items and grades too) and names
+# the item that is wrong; here only its JSON schema is written down.
+Label = Annotated[
+    Any,
+    PlainValidator(_label),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": ["string", "number", "boolean"]},
+                {"type": "array", "items": {"type": ["string", "integer"]}},
+                {"type": "object", "additionalProperties": {"type": "number"}},
+            ]
+        }
+    ),
+]
+
+
 class FeedbackItem(BaseModel):
     id: str
-    label: Scalar
+    label: Label
 
 
 class FeedbackRequest(Body):

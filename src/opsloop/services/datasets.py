@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import Connection
 
 from opsloop.domain.entities import Actor, Dataset, DatasetProfile, DatasetVersion
 from opsloop.domain.errors import InvalidInput
 from opsloop.domain.names import DatasetRef, check_name, parse_dataset_ref
+from opsloop.domain.validation import (
+    ColumnDriftResult,
+    DatasetValidation,
+    SchemaProblem,
+    compatible_kinds,
+)
 from opsloop.services.projects import ProjectService
 from opsloop.store.artifacts import ArtifactStore, check_sha256
 from opsloop.store.database import Database, retry_races
 from opsloop.store.repos import datasets, events, projects
-from opsloop.store.repos._time import now
+from opsloop.store.repos._time import at, now
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 MAX_TEXT = 10_000
+MAX_FEATURES = 10_000
+EVENT_LIST = 50  # problems and drifted columns an Event names (the answer names them all)
+DRIFT_KINDS = frozenset({"numeric", "categorical", "boolean"})  # what the drift tests read
 
 
 def table_to_parquet(table: pa.Table) -> bytes:
@@ -181,3 +191,129 @@ class DatasetService:
     def read_table(self, project: str, name: str, version: int | None = None) -> pa.Table:
         found = self.get_version(project, name, version)
         return parquet_to_table(self.artifacts.get(found.sha256))
+
+    # -- validation ------------------------------------------------------------------------
+
+    def validate(
+        self,
+        ref: DatasetRef,
+        *,
+        against: DatasetRef,
+        actor: Actor,
+        features: Sequence[str] | None = None,
+    ) -> DatasetValidation:
+        """Check version ``ref`` against version ``against``: every feature (default: every
+        column of ``against``) present with a compatible kind of values, else the verdict is
+        fail; drift per column through the drift tests, reported. Recorded as a
+        ``dataset_version.validated`` Event with the verdict and how long it took."""
+        started = time.perf_counter()
+        wanted = _feature_list(features)
+        current = self.get_version(ref.project, ref.dataset, ref.version)
+        reference = self.get_version(against.project, against.dataset, against.version)
+        reference_table = _without_index(parquet_to_table(self.artifacts.get(reference.sha256)))
+        names = wanted if wanted is not None else list(reference_table.column_names)
+        known = {column.name: column.kind for column in reference.profile.columns}
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise InvalidInput(
+                f"feature(s) {', '.join(map(repr, unknown[:10]))} not in {reference.ref}",
+                field="features",
+            )
+        present = {column.name: column.kind for column in current.profile.columns}
+        problems = [
+            problem
+            for name in names
+            if (problem := _schema_problem(name, known[name], present.get(name))) is not None
+        ]
+        if current.num_rows == 0:
+            problems.append(
+                SchemaProblem(column="", problem="empty", expected="rows", found="no rows")
+            )
+        comparable = [
+            name
+            for name in names
+            if known[name] in DRIFT_KINDS and present.get(name) == known[name]
+        ]
+        drift: list[ColumnDriftResult] = []
+        if comparable and current.num_rows and reference.num_rows:
+            from opsloop.services.drift import compare
+
+            current_table = parquet_to_table(self.artifacts.get(current.sha256))
+            report = compare(
+                reference_table.select(comparable),
+                current_table.select(comparable),
+                columns=comparable,
+            )
+            drift = [
+                ColumnDriftResult.model_validate(column.to_dict()) for column in report.columns
+            ]
+        drifted = [column.column for column in drift if column.drifted]
+        verdict: Literal["pass", "fail"] = "fail" if problems else "pass"
+        duration = time.perf_counter() - started
+        with self.db.begin() as conn:
+            moment = now()
+            events.append(
+                conn,
+                kind=VALIDATED_EVENT,
+                subject=f"dataset:{current.project}/{current.dataset}",
+                project=current.project,
+                actor=actor.name,
+                actor_kind=actor.kind,
+                time=moment,
+                data={
+                    "version": current.version,
+                    "against": reference.ref,
+                    "verdict": verdict,
+                    "features": len(names),
+                    "problems": [p.describe() for p in problems[:EVENT_LIST]],
+                    "drifted": drifted[:EVENT_LIST],
+                    "share_drifted": len(drifted) / len(drift) if drift else None,
+                    "duration_s": round(duration, 6),
+                },
+            )
+        return DatasetValidation(
+            dataset=current.ref,
+            against=reference.ref,
+            verdict=verdict,
+            features=names,
+            problems=problems,
+            rows=current.num_rows,
+            drift=drift,
+            drifted=drifted,
+            share_drifted=len(drifted) / len(drift) if drift else None,
+            duration_s=duration,
+            validated_at=at(moment),
+            actor=actor.name,
+        )
+
+
+VALIDATED_EVENT = "dataset_version.validated"
+
+
+def _feature_list(features: Sequence[str] | None) -> list[str] | None:
+    if features is None:
+        return None
+    if isinstance(features, str) or not all(isinstance(name, str) for name in features):
+        raise InvalidInput("features must be a list of column names", field="features")
+    names = list(dict.fromkeys(features))
+    if not names or len(names) > MAX_FEATURES:
+        raise InvalidInput(
+            f"features must name 1 to {MAX_FEATURES:,} columns (or none: every column)",
+            field="features",
+        )
+    return names
+
+
+def _schema_problem(name: str, expected: str, found: str | None) -> SchemaProblem | None:
+    if found is None:
+        return SchemaProblem(column=name, problem="missing", expected=expected, found=None)
+    if not compatible_kinds(expected, found):
+        return SchemaProblem(column=name, problem="kind", expected=expected, found=found)
+    return None
+
+
+def _without_index(table: pa.Table) -> pa.Table:
+    """The table without the columns pandas stored for its index (not features)."""
+    index = (table.schema.pandas_metadata or {}).get("index_columns", [])
+    stored = [name for name in index if isinstance(name, str) and name in table.column_names]
+    return table.drop_columns(stored) if stored else table

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 MAX_ITEMS = 1_000_000
 SOURCES = ("user", "reviewer", "system")
 SHOW_UNKNOWN = 100
+MAX_LABEL_ITEMS = 10_000  # items one ranking label may list or grade
+MAX_ITEM_ID = 256  # characters of an item id given as text
 FEEDBACK_EVENT = "feedback.received"  # what a labels trigger watches for
 
 
@@ -97,7 +100,11 @@ class FeedbackService:
 
 def check_feedback(items: Any) -> dict[str, Any]:
     """``[{"id": ..., "label": ...}, ...]`` as {id: label}; a later item for the same id
-    wins. Raises InvalidInput naming the first bad item."""
+    wins. Raises InvalidInput naming the first bad item.
+
+    A label is a number, text or true/false; or, for a ranking, the items the user engaged
+    with (a list of item ids: whole numbers or text) or their grades (an object
+    ``{item_id: number}``)."""
     if not isinstance(items, list) or not items:
         raise InvalidInput("feedback must be a non-empty list of {id, label}", field="feedback")
     if len(items) > MAX_ITEMS:
@@ -109,17 +116,74 @@ def check_feedback(items: Any) -> dict[str, Any]:
                 f"feedback[{i}] must be an object with exactly 'id' and 'label'",
                 field=f"feedback[{i}]",
             )
-        request_id, label = item["id"], item["label"]
+        request_id = item["id"]
         check_request_id(request_id, f"feedback[{i}].id")
-        if label is None or isinstance(label, dict | list):
-            raise InvalidInput(
-                f"feedback[{i}].label must be a number, text or true/false",
-                field=f"feedback[{i}].label",
-            )
-        if isinstance(label, float) and label != label:
-            raise InvalidInput(f"feedback[{i}].label must not be NaN", field=f"feedback[{i}].label")
-        labels[request_id] = label
+        labels[request_id] = check_label(item["label"], f"feedback[{i}].label")
     return labels
+
+
+def check_label(label: Any, field: str) -> Any:
+    """One label as stored: a scalar as it is, a list of item ids, or {item id: grade} with
+    its item ids as text (JSON keys are text)."""
+    if isinstance(label, list):
+        if len(label) > MAX_LABEL_ITEMS:
+            raise InvalidInput(f"{field} lists more than {MAX_LABEL_ITEMS} items", field=field)
+        for j, entry in enumerate(label):
+            if not _is_item(entry):
+                raise InvalidInput(
+                    f"{field}[{j}] must be an item id (a whole number or text), got {entry!r}"[
+                        :500
+                    ],
+                    field=f"{field}[{j}]",
+                )
+        return [_item(entry) for entry in label]
+    if isinstance(label, dict):
+        if len(label) > MAX_LABEL_ITEMS:
+            raise InvalidInput(f"{field} grades more than {MAX_LABEL_ITEMS} items", field=field)
+        grades: dict[str, int | float] = {}
+        for key, grade in label.items():
+            if not _is_item(key):
+                raise InvalidInput(
+                    f"{field} keys must be item ids (whole numbers or text), got {key!r}"[:500],
+                    field=field,
+                )
+            where = f"{field}[{str(key)!r}]"
+            if not _is_number(grade):
+                raise InvalidInput(
+                    f"{where} must be a grade (a finite number), got {grade!r}"[:500], field=where
+                )
+            grades[str(_item(key))] = grade
+        return grades
+    if label is None or not isinstance(label, bool | int | float | str):
+        raise InvalidInput(
+            f"{field} must be a number, text, true/false, a list of item ids or an object "
+            "of item grades",
+            field=field,
+        )
+    if isinstance(label, float) and not math.isfinite(label):
+        raise InvalidInput(f"{field} must not be NaN or infinite", field=field)
+    return label
+
+
+def _is_item(value: Any) -> bool:
+    """Text, or a whole number (318.0 too: JSON writers send whole floats, and the ranking
+    metrics match it with 318)."""
+    if isinstance(value, str):
+        return 0 < len(value) <= MAX_ITEM_ID
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _item(value: Any) -> Any:
+    """An item id as stored: a whole float as the int it is."""
+    return int(value) if isinstance(value, float) else value
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value)
 
 
 EXPORT_FORMATS = {
@@ -141,7 +205,7 @@ def encode_table(table: pa.Table, format: str) -> bytes:
     elif format == "csv":
         import pyarrow.csv as pacsv
 
-        pacsv.write_csv(table, sink)
+        pacsv.write_csv(_flat(table), sink)
     elif format == "jsonl":
         import orjson
 
@@ -150,3 +214,19 @@ def encode_table(table: pa.Table, format: str) -> bytes:
     else:
         raise InvalidInput(f"format must be one of {', '.join(EXPORT_FORMATS)}", field="format")
     return sink.getvalue()
+
+
+def _flat(table: pa.Table) -> pa.Table:
+    """CSV holds no lists or objects (a ranking's items, batch scored): those columns become
+    their JSON text, as the prediction log exports them."""
+    import orjson
+    import pyarrow as pa
+
+    for index, field in enumerate(table.schema):
+        if pa.types.is_nested(field.type):
+            texts = [
+                None if value is None else orjson.dumps(value).decode()
+                for value in table.column(index).to_pylist()
+            ]
+            table = table.set_column(index, field.name, pa.array(texts, pa.string()))
+    return table

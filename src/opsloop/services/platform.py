@@ -19,6 +19,7 @@ from opsloop.services.pipelines.service import PipelineService
 from opsloop.services.pipelines.trigger_service import TriggerService
 from opsloop.services.projects import ProjectService
 from opsloop.services.registry import RegistryService
+from opsloop.services.report import ReportService
 from opsloop.services.review import ReviewService
 from opsloop.services.serving.counters import RequestCounters
 from opsloop.services.tracking import TrackingService
@@ -51,6 +52,7 @@ class Platform:
     alerts: AlertService
     monitoring: MonitorService
     review: ReviewService
+    report: ReportService
     serving: ServingHost | None = None  # the first app's host, shared by embedded clients
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -91,6 +93,7 @@ class Platform:
             monitoring=MonitorService(
                 db, deployments, registry, datasets, predictions, alerts=alerts, counters=counters
             ),
+            report=ReportService(db, predictions),
         )
         opened.pipelines.attach(opened)
         opened.pipelines.recover()  # runs a dead process left behind are marked failed

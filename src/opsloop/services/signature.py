@@ -70,15 +70,33 @@ def infer_signature(model: Any, example: Any) -> Signature:
         predict = model
     if predict is not None:
         try:
-            output = np.asarray(predict(data))
+            output = predict(data)
         except Exception as exc:  # the user's model: any failure is theirs to see
             raise InvalidInput(
                 f"model.predict failed on the input example: {type(exc).__name__}: {exc}",
                 field="input_example",
             ) from exc
-        spec["output_type"] = type_name(output.dtype)
-        spec["output_shape"] = [-1, *output.shape[1:]]
+        spec.update(output_spec(output))
     classes = getattr(model, "classes_", None)
     if classes is not None:
         spec["classes"] = [c.item() if hasattr(c, "item") else c for c in classes]
     return Signature(**spec)
+
+
+def output_spec(output: Any) -> dict[str, Any]:
+    """The output's type and shape. A list per row (a ranking's item ids) is ``[-1, k]``, k
+    the lists' common length or -1 when their lengths differ, typed by its items."""
+    rows = output if isinstance(output, list | tuple) else None
+    if rows is None:
+        array = np.asarray(output)
+        if array.dtype != object or array.ndim != 1:
+            return {"output_type": type_name(array.dtype), "output_shape": [-1, *array.shape[1:]]}
+        rows = list(array)
+    if rows and all(isinstance(row, list | tuple | np.ndarray) for row in rows):
+        lengths = {len(row) for row in rows}
+        items = np.asarray([item for row in rows for item in row])
+        width = lengths.pop() if len(lengths) == 1 else -1
+        kind = type_name(items.dtype) if items.size else "long"
+        return {"output_type": kind, "output_shape": [-1, width]}
+    array = np.asarray(rows)
+    return {"output_type": type_name(array.dtype), "output_shape": [-1, *array.shape[1:]]}

@@ -18,6 +18,7 @@ from opsloop.server.ui.pages import (
     monitoring,
     overview,
     pipelines,
+    report,
     review,
     runs,
 )
@@ -31,7 +32,7 @@ def install(app: FastAPI) -> None:
     static = files("opsloop.server.ui").joinpath("static")
     app.mount(STATIC, StaticFiles(directory=str(static)), name="ui-static")
     app.include_router(session.router)
-    for page in (overview, runs, models, endpoints, monitoring, review, pipelines):
+    for page in (overview, runs, models, endpoints, monitoring, review, pipelines, report):
         app.include_router(page.router)
     app.add_exception_handler(LoginNeeded, _to_login)
     app.add_exception_handler(OpsloopError, _page_or_json)

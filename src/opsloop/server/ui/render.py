@@ -25,6 +25,7 @@ NAVIGATION = (
     ("/ui/monitoring", "Monitoring"),
     ("/ui/review", "Review"),
     ("/ui/pipelines", "Pipelines"),
+    ("/ui/report", "Report"),
 )
 
 

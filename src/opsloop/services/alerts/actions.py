@@ -52,7 +52,8 @@ def rollback(deployments: DeploymentService, alert: Alert) -> ActionRecord:
 
 
 def start_pipeline(start: StartPipeline | None, pipeline: str, alert: Alert) -> ActionRecord:
-    """Queue a run of ``pipeline`` with trigger ``alert`` (it runs on its own thread)."""
+    """Queue a run of ``pipeline`` with trigger ``alert`` (it runs on its own thread), unless
+    one for the same endpoint is still queued or running."""
 
     def act() -> tuple[str, dict[str, Any]]:
         if start is None:
@@ -69,8 +70,14 @@ def start_pipeline(start: StartPipeline | None, pipeline: str, alert: Alert) -> 
             },
             params={"endpoint": alert.endpoint},
             actor=monitor_actor(alert.endpoint),
+            unless_active=True,
         )
         run_id = getattr(run, "id", None)
+        if run.trigger_detail.get("alert") != alert.id:
+            return f"run {run_id} was already at work: not started again", {
+                "run": run_id,
+                "already_active": True,
+            }
         return f"run {run_id} queued", {"run": run_id}
 
     return _attempt(f"pipeline {pipeline}", alert, act)

@@ -28,10 +28,22 @@ def measure(
     segment: str | None,
     policy: Gate,
 ) -> MetricReport:
+    if policy.item is not None:
+        from opsloop.services.evaluation.lists import measure_lists
+
+        return measure_lists(model, frame, target, segment, policy)
     inputs = features(model, frame)
     scored = model.score_features(inputs, len(frame))
     truth = frame[target].to_numpy()
     predicted = np.asarray(scored.predictions, dtype=object)
+    listed = next((p for p in scored.predictions if isinstance(p, list)), None)
+    if listed is not None:
+        raise InvalidInput(
+            f"model {model.ref} answers each row with a list of items ({_shown(listed)}): "
+            "name the item column (item: in the gate) and the group column (group:) to "
+            "measure it as a ranking",
+            field="item",
+        )
     task = policy.task or ("classification" if model.classes is not None else "regression")
     proba = scored.probabilities
     if proba is not None and proba.shape[1] == 2:
@@ -95,3 +107,8 @@ def latency(model: LoadedModel, frame: Any, sample: int) -> dict[str, float | No
         "latency_p50_ms": float(np.percentile(timings, 50)),
         "latency_p99_ms": float(np.percentile(timings, 99)),
     }
+
+
+def _shown(items: list[object]) -> str:
+    head = ", ".join(map(repr, items[:3]))
+    return f"[{head}, ...]" if len(items) > 3 else f"[{head}]"

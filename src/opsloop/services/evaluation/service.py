@@ -7,6 +7,8 @@ model's ``champion`` alias.
 
 from __future__ import annotations
 
+import time
+
 from opsloop.domain.entities import Actor, ModelVersion
 from opsloop.domain.errors import InvalidInput, NotFound
 from opsloop.domain.evaluation import Evaluation, Gate, verdict
@@ -46,6 +48,7 @@ class EvaluationService:
         segment: str | None = None,
     ) -> Evaluation:
         """Measure ``ref`` and the champion on ``data``; judge by ``gate`` (YAML) if given."""
+        started = time.perf_counter()
         from opsloop.services.evaluation.measure import measure
         from opsloop.services.serving.runtime import LoadedModel
 
@@ -63,7 +66,8 @@ class EvaluationService:
         candidate = self.registry.resolve(ref)
         table = self.datasets.read_table(data.project, data.dataset, data.version)
         frame = table.to_pandas()
-        for column, what in ((target, "target"), (segment, "segment"), (policy.group, "group")):
+        wanted = (target, "target"), (segment, "segment"), (policy.group, "group")
+        for column, what in (*wanted, (policy.item, "item")):
             if column is not None and column not in frame.columns:
                 raise InvalidInput(f"dataset {data} has no {what} column {column!r}", field=what)
         if len(frame) == 0:
@@ -121,6 +125,7 @@ class EvaluationService:
                     "dataset": str(data),
                     "verdict": decided,
                     "champion": body["champion"],
+                    "duration_s": round(time.perf_counter() - started, 6),
                 },
             )
             return evaluations.get(conn, evaluation_id)

@@ -18,12 +18,19 @@ import numpy as np
 
 from opsloop.domain.monitoring import MonitorConfig, WindowResult
 from opsloop.services.monitoring.estimate import estimate
-from opsloop.services.monitoring.feature_drift import feature_drift, prediction_drift
+from opsloop.services.monitoring.feature_drift import feature_drift, prediction_drift, test_for
 from opsloop.services.monitoring.inputs import Column, Feature, logged_column
-from opsloop.services.monitoring.performance import Found, numbers, realized, service_levels
+from opsloop.services.monitoring.labels import LABEL, LabelReference, label_drift
+from opsloop.services.monitoring.performance import (
+    Found,
+    labelled,
+    numbers,
+    realized,
+    service_levels,
+)
 from opsloop.services.monitoring.quality import quality_values
 from opsloop.services.monitoring.reference import Reference
-from opsloop.services.monitoring.served import ServedModel
+from opsloop.services.monitoring.served import RANKING, ServedModel, is_ranked
 from opsloop.services.monitoring.window import Traffic, Window
 from opsloop.store.repos._time import at
 
@@ -86,7 +93,7 @@ class Pass:
         if self.reference is None:
             why = "no reference: set reference: or baseline:, or log the training data as an "
             why += "input of the model's run"
-            skipped.update(drift=why, prediction=why, estimate=why)
+            skipped.update(drift=why, prediction=why, estimate=why, label=why)
         computed = []
         for window, (first, last), window_quality in zip(
             self.windows, bounds, quality, strict=True
@@ -100,8 +107,8 @@ class Pass:
             labels, uncertain = 0, True
             if last > first:
                 with self.timer.part("performance"):
-                    performance, figures = realized(
-                        rows, primary.times[first:last], self.served, self.config.min_labels
+                    performance, figures = self._realized(
+                        rows, primary.times[first:last], self.served
                     )
                 found.update(performance)
                 labels = int(performance["performance.labels"][0] or 0)
@@ -111,11 +118,19 @@ class Pass:
                 with self.timer.part("estimate"):
                     found.update(self._estimate(score, called, first, last, figures, labels))
             else:
-                for part in ("drift", "prediction", "estimate", "performance", "quality"):
+                for part in ("drift", "prediction", "estimate", "performance", "quality", LABEL):
                     notes.setdefault(part, NO_TRAFFIC)
             found.update(self._canary(window))
             computed.append(self._result(window, found, notes, last - first, labels, uncertain))
         return computed
+
+    def _realized(
+        self, rows: Any, times: np.ndarray, served: ServedModel | None
+    ) -> tuple[Found, dict[str, float | None]]:
+        config = self.config
+        return realized(
+            rows, times, served, config.min_labels, config.k, config.relevance_threshold
+        )
 
     def _drift(
         self,
@@ -149,6 +164,23 @@ class Pass:
                 )
             elif "prediction" not in notes:
                 notes["prediction"] = "the reference has no predictions"
+            if reference.label is not None:
+                self._label_drift(found, notes, reference.label, rows)
+
+    def _label_drift(
+        self, found: Found, notes: dict[str, str], reference: LabelReference, rows: Any
+    ) -> None:
+        """``drift.label``: the window's labels against the reference's target column."""
+        served = self.served
+        ranking = (served is not None and served.task == RANKING) or is_ranked(
+            rows.column("prediction")
+        )
+        test = test_for(self.config.drift.test, reference.kind)
+        labels = rows.column("label").filter(labelled(rows))
+        drift, why = label_drift(reference, labels, ranking, test, self.thresholds)
+        found.update(drift)
+        if why is not None:
+            notes[LABEL] = why
 
     def _called_positive(self, primary: Traffic) -> np.ndarray | None:
         """Which rows a binary classifier called positive (what the estimate needs)."""
@@ -203,9 +235,7 @@ class Pass:
         with self.timer.part("service"):
             found = service_levels(rows, window.length)
         with self.timer.part("performance"):
-            performance, _ = realized(
-                rows, canary.times[first:last], self.canary_served, self.config.min_labels
-            )
+            performance, _ = self._realized(rows, canary.times[first:last], self.canary_served)
         found.update(performance)
         return {CANARY + name: value for name, value in found.items()}
 

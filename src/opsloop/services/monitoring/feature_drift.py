@@ -38,7 +38,7 @@ def feature_drift(
     current = pa.table({name: columns[name].values.slice(first, last - first) for name in names})
     by_test: dict[str | None, list[str]] = {}
     for name in names:
-        by_test.setdefault(_test_for(test, reference.drift.columns[name]), []).append(name)
+        by_test.setdefault(test_for(test, reference.drift.columns[name]), []).append(name)
     results: dict[str, ColumnDrift] = {}
     for chosen, group in by_test.items():
         report = compare(
@@ -56,7 +56,7 @@ def feature_drift(
     return found
 
 
-def _test_for(test: str | dict[str, str] | None, kind: str) -> str | None:
+def test_for(test: str | dict[str, str] | None, kind: str) -> str | None:
     """The test the monitor names for a column of ``kind`` (None: the default by kind)."""
     if isinstance(test, dict):
         return test.get(kind)

@@ -22,14 +22,20 @@ from opsloop.services.monitoring.inputs import (
     reference_column,
 )
 from opsloop.services.monitoring.performance import labelled, numbers
-from opsloop.services.monitoring.served import CLASSIFICATION, ServedModel, texts
+from opsloop.services.monitoring.served import CLASSIFICATION, RANKING, ServedModel, texts
 
 if TYPE_CHECKING:
     from opsloop.services.drift import DriftReference
+    from opsloop.services.monitoring.labels import LabelReference
     from opsloop.services.monitoring.window import Traffic
     from opsloop.services.serving.runtime import LoadedModel
 
 SCORE_CHUNK_ROWS = 100_000
+LISTS = "a ranking answers with lists of items: "
+UNRANKED = {
+    "prediction": LISTS + "no prediction drift",
+    "estimate": LISTS + "no label-free estimate",
+}
 
 
 @dataclass
@@ -40,6 +46,7 @@ class Reference:
     features: list[Feature]  # the monitored features the reference holds
     drift: DriftReference | None = None
     prediction: DriftReference | None = None
+    label: LabelReference | None = None  # the target column's values, for label drift
     calibration: Calibration | None = None
     calibrated_on: str | None = None  # the data the calibration was fitted on
     held_out: bool = False  # whether the model never trained on that data
@@ -92,6 +99,14 @@ def from_dataset(
         {f.name: reference_column(table.column(f.name), f) for f in reference.features},
         reference.features,
     )
+    truth = target
+    if truth is None and served is not None:
+        truth = _only_other_column(table, served, features)
+    _labels(reference, table, truth, served, features)
+    if served is not None and served.task == RANKING:
+        # Its training data is rows of (user, item, grade): scoring them makes no sense.
+        reference.notes.update(UNRANKED)
+        return reference
     if served is None or load is None:
         reference.notes["prediction"] = "the endpoint has no primary model"
         reference.notes["estimate"] = "the endpoint has no primary model"
@@ -147,6 +162,10 @@ def from_log(
         reference.notes.update(drift=why, prediction=why, estimate=why)
         return reference
     reference.drift = _prepare({f.name: logged_column(rows, f).values for f in features}, features)
+    _labels(reference, rows.filter(labelled(rows)), "label", served, features)
+    if served is not None and served.task == RANKING:
+        reference.notes.update(UNRANKED)
+        return reference
     score = numbers(rows.column("score"))
     reference.prediction = _prediction(served, rows.column("prediction"), score)
     if served is None or served.class_keys is None or np.isnan(score).all():
@@ -170,6 +189,31 @@ def from_log(
         right = truth == served.codes(rows.column("prediction").filter(has_label))
         reference.calibration = Calibration.fit(score[has_label], right, binary=False)
     return reference
+
+
+def _labels(
+    reference: Reference,
+    table: pa.Table,
+    target: str | None,
+    served: ServedModel | None,
+    features: list[Feature],
+) -> None:
+    """The reference's labels for ``drift.label``, or the note that says why there are none."""
+    from opsloop.services.monitoring.labels import LABEL, prepare
+
+    if any(feature.name == LABEL for feature in features):
+        reference.notes[LABEL] = "a monitored feature is named 'label': its drift is drift.label"
+        return
+    if target is None:
+        reference.notes[LABEL] = "say which reference column holds the label (target:)"
+        return
+    if target not in table.column_names:
+        reference.notes[LABEL] = f"the reference has no target column {target!r}"
+        return
+    source = reference.source if target == LABEL else f"{reference.source} column {target!r}"
+    reference.label, why = prepare(table.column(target), served, source)
+    if why is not None:
+        reference.notes[LABEL] = why
 
 
 def _prepare(columns: dict[str, pa.Array], features: list[Feature]) -> DriftReference | None:

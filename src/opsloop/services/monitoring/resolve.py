@@ -41,12 +41,15 @@ class Resolver:
         self.log = log
         self._cache = ReferenceCache()
 
-    def served(self, state: Endpoint, slot: Slot | None, positive: Any) -> ServedModel | None:
-        """The model version in ``slot`` (primary or canary) of the endpoint, if any."""
+    def served(
+        self, state: Endpoint, slot: Slot | None, positive: Any, task: str | None = None
+    ) -> ServedModel | None:
+        """The model version in ``slot`` (primary or canary) of the endpoint, if any; ``task``
+        (the monitor's) overrides what its signature says."""
         if slot is None:
             return None
         version = self.registry.resolve(ModelRef(state.project, slot.model, version=slot.version))
-        return ServedModel.of(version, positive)
+        return ServedModel.of(version, positive, task)
 
     @staticmethod
     def features(
@@ -75,7 +78,7 @@ class Resolver:
     ) -> Reference | None:
         from opsloop.services.monitoring import reference as references
 
-        model_key = None if served is None else (served.key, served.positive)
+        model_key = None if served is None else (served.key, served.positive, served.task)
         if config.baseline is not None:
             since, until = config.baseline.since.timestamp(), config.baseline.until.timestamp()
             source = f"baseline {_iso(since)} to {_iso(until)}"

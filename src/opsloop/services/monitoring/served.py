@@ -7,7 +7,7 @@ label ``1`` finds the class ``1`` and ``true`` finds ``True``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,8 @@ from opsloop.services.serving.inputs import InputSchema
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
+RANKING = "ranking"
+ITEM_TYPES = ("long", "string")  # what a ranking's item ids are, as a signature names them
 
 
 @dataclass(frozen=True)
@@ -32,12 +34,17 @@ class ServedModel:
     inputs: dict[str, str]  # name -> signature type, in signature order
 
     @classmethod
-    def of(cls, version: ModelVersion, positive: Any = None) -> ServedModel:
+    def of(
+        cls, version: ModelVersion, positive: Any = None, task: str | None = None
+    ) -> ServedModel:
+        """The version as monitoring sees it; ``task`` (the monitor's ``task:``) overrides
+        what its signature says."""
         signature = version.signature
         classes = list(signature.classes) if signature.classes else None
-        task = CLASSIFICATION
-        if classes is None and signature.output_type not in ("string", "boolean", "category"):
-            task = REGRESSION
+        if task is None:
+            task = task_of(version)
+        if task == RANKING:
+            classes = None  # a ranking's lists are no classes, whatever its labels were
         keys = None if classes is None else texts(_array(classes))
         chosen = None
         if classes is not None and keys is not None and len(classes) <= 2:
@@ -75,6 +82,42 @@ class ServedModel:
         """The positive class's probability from a logged binary ``score``, which is always
         the probability of the second class."""
         return score if self.positive == 1 else 1.0 - score
+
+
+def seen_ranking(
+    served: ServedModel | None, declared: str | None, table: pa.Table
+) -> ServedModel | None:
+    """``served`` as a ranking when its logged answers are lists, unless the monitor declares
+    a task (a model logged without an input example has no signature to say so)."""
+    if served is None or declared is not None or served.task == RANKING or not table.num_rows:
+        return served
+    if not is_ranked(table.column("prediction")):
+        return served
+    return replace(served, task=RANKING, classes=None, class_keys=None, positive=None)
+
+
+def task_of(version: ModelVersion) -> str:
+    """What a version's signature says it does: a list of item ids per row (a 2-D output of
+    whole numbers or text) ranks; classes or a text output classify; anything else regresses."""
+    signature = version.signature
+    shape = signature.output_shape or []
+    if len(shape) >= 2 and signature.output_type in ITEM_TYPES:
+        return RANKING
+    if signature.classes or signature.output_type in ("string", "boolean", "category"):
+        return CLASSIFICATION
+    return REGRESSION
+
+
+def is_ranked(values: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether logged predictions are lists (a ranking's): Arrow lists, or their JSON text,
+    as the log's queries give lists back."""
+    kind = values.type
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return True
+    if not pa.types.is_string(kind) or values.null_count == len(values):
+        return False
+    present = values.drop_null()
+    return bool(pc.all(pc.starts_with(present, "[")).as_py())
 
 
 def texts(values: pa.Array | pa.ChunkedArray) -> pa.Array:

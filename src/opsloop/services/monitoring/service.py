@@ -229,6 +229,7 @@ class MonitorService:
         take late labels in). ``timings``, if given, receives seconds per part."""
         from opsloop.services.monitoring import window as windows
         from opsloop.services.monitoring.compute import Pass, Timer
+        from opsloop.services.monitoring.served import seen_ranking
 
         check_name(endpoint, "endpoint")
         with self.db.read() as conn:
@@ -264,11 +265,11 @@ class MonitorService:
                 self._see_labels(endpoint_id, seen)
             return []
         resolver = self.resolver
-        served = resolver.served(state, state.plan.primary, config.positive)
+        served = resolver.served(state, state.plan.primary, config.positive, config.task)
         try:
-            canary = resolver.served(state, state.plan.canary, config.positive)
+            canary = resolver.served(state, state.plan.canary, config.positive, config.task)
         except InvalidInput:  # the canary's classes lack the primary's positive class
-            canary = resolver.served(state, state.plan.canary, None)
+            canary = resolver.served(state, state.plan.canary, None, config.task)
         counters = self.counters
         timer = Timer(timings)
         results: list[WindowResult] = []
@@ -282,6 +283,8 @@ class MonitorService:
                 first = self._first_window(traffic, length)
                 if first is None:
                     continue
+            served = seen_ranking(served, config.task, traffic["primary"].table)
+            canary = seen_ranking(canary, config.task, traffic["canary"].table)
             due = windows.span(max(first, chunk_start), chunk_stop, length)
             features = resolver.features(config, served, traffic["primary"])
             with timer.part("reference"):

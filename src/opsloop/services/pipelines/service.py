@@ -131,8 +131,16 @@ class PipelineService:
         params: dict[str, Any] | None = None,
         actor: Actor,
         executor: str | None = None,
+        unless_active: bool = False,
     ) -> PipelineRun:
-        """Queue a run and execute it on a background thread; returns the queued run."""
+        """Queue a run and execute it on a background thread; returns the queued run.
+        ``unless_active``: if a run of ``name`` with the same params is queued or running,
+        that run instead (an alert that fires again must not start a second retrain of the
+        same endpoint while the first is still at work)."""
+        if unless_active:
+            active = self.active_run(name, params or {})
+            if active is not None:
+                return active
         pipeline, queued, chosen = self._queued(name, trigger, detail, params, actor, executor)
         self.launch(pipeline, queued, chosen, actor)
         return queued
@@ -152,6 +160,16 @@ class PipelineService:
         self.leases.track(queued.id)
         self._execute(pipeline, queued, chosen, actor)
         return self.get(queued.id)
+
+    def active_run(self, name: str, params: dict[str, Any]) -> PipelineRun | None:
+        """The oldest queued or running run of pipeline ``name`` with these params."""
+        with self.db.read() as conn:
+            for row in repo.active_runs(conn):
+                if row["pipeline"] == name:
+                    found = repo.get_run(conn, row["id"], with_logs=False)
+                    if found.params == params:
+                        return found
+        return None
 
     def get(self, run_id: str) -> PipelineRun:
         with self.db.read() as conn:

@@ -46,7 +46,8 @@ def score_table(
     chunk_rows: int = CHUNK_ROWS,
     progress: Callable[[int], None] | None = None,
 ) -> pa.Table:
-    """``table`` with ``prediction`` (and ``score``, ``score.<class>`` for classifiers) added."""
+    """``table`` with ``prediction`` (and ``score``, ``score.<class>`` for classifiers) added;
+    a ranking's ``prediction`` is a list of item ids per row."""
     import pyarrow as pa
 
     if table.num_rows == 0:
@@ -55,7 +56,7 @@ def score_table(
     for offset in range(0, table.num_rows, chunk_rows):
         chunk = table.slice(offset, chunk_rows)
         scored = model.score_features(features(model, chunk.to_pandas()), chunk.num_rows)
-        out = chunk.append_column("prediction", pa.array(scored.predictions))
+        out = chunk.append_column("prediction", answers(scored.predictions))
         if scored.probabilities is not None and scored.classes is not None:
             out = out.append_column("score", pa.array(scored.score, pa.float64()))
             for i, key in enumerate(scored.classes):
@@ -63,4 +64,39 @@ def score_table(
         pieces.append(out)
         if progress is not None:
             progress(chunk.num_rows)
-    return pa.concat_tables(pieces)
+    # Chunks may type their lists differently (a chunk of empty lists has no item type).
+    try:
+        return pa.concat_tables(pieces, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # lists in one chunk, text in another
+        where = pieces[0].schema.get_field_index("prediction")
+        pieces = [piece.set_column(where, "prediction", _texts(piece[where])) for piece in pieces]
+        return pa.concat_tables(pieces, promote_options="permissive")
+
+
+def answers(values: list[Any]) -> pa.Array:
+    """A model's answers as one column: typed when Arrow can type them (numbers, text, lists
+    of item ids), else each answer's JSON text, as the prediction log keeps such values."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return _texts(values)
+
+
+def _texts(values: Any) -> pa.Array:
+    """Values as their JSON text (text stays as it is)."""
+    import orjson
+    import pyarrow as pa
+
+    if isinstance(values, pa.ChunkedArray | pa.Array):
+        if pa.types.is_string(values.type):
+            return values
+        values = values.to_pylist()
+    return pa.array(
+        [
+            value if value is None or isinstance(value, str) else orjson.dumps(value).decode()
+            for value in values
+        ],
+        pa.string(),
+    )

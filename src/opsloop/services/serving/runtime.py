@@ -86,13 +86,24 @@ class LoadedModel:
             classes = self.classes or []
             predictions = [classes[i] for i in probabilities.argmax(axis=1).tolist()]
             return Scored(predictions, probabilities, self._class_keys)
-        output = np.asarray(self.model.predict(features))
+        raw = self.model.predict(features)
+        if isinstance(raw, list | tuple):
+            # One answer per row, as Python gives it: a ranking's lists may differ in length,
+            # which no array can hold.
+            if len(raw) != rows:
+                raise InvalidInput(
+                    f"model {self.ref} returned {len(raw)} answers for {rows} rows", field="model"
+                )
+            return Scored([_answer(value) for value in raw])
+        output = np.asarray(raw)
         if output.ndim == 0 or output.shape[0] != rows:
             raise InvalidInput(
                 f"model {self.ref} returned {output.shape} for {rows} rows", field="model"
             )
-        values = output.tolist()  # plain Python already, unless the array holds objects
-        return Scored([_plain(v) for v in values] if output.dtype == object else values)
+        values = output.tolist()  # plain Python already (a 2-D array: a list per row) ...
+        if output.dtype == object:  # ... unless the array holds objects: lists, say
+            values = [_answer(value) for value in values]
+        return Scored(values)
 
 
 def typed_frame(schema: InputSchema, frame: pd.DataFrame) -> pd.DataFrame:
@@ -119,3 +130,12 @@ def _has_proba(model: Any) -> bool:
 def _plain(value: Any) -> Any:
     """A JSON-friendly Python value from a NumPy scalar."""
     return value.item() if hasattr(value, "item") else value
+
+
+def _answer(value: Any) -> Any:
+    """One row's answer as plain Python: a scalar, or a list (a ranking's item ids) of them."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, list | tuple):
+        return [_answer(item) for item in value]
+    return _plain(value)

@@ -56,11 +56,13 @@ class PredictionLog:
         """Log a batch; on return it survives a kill -9 of this process (and, with ``fsync``,
         a machine crash) and every reader sees it."""
         if records:
-            self._writer_started().append("predictions", records)
+            self._writer_started().append("predictions", _objects_as_text(records, "prediction"))
 
     def append_feedback(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Log labels; a label that is an object (a ranking's ``{item: grade}``) is kept as
+        its JSON text, as queries give every list and object back."""
         if records:
-            self._writer_started().append("feedback", records)
+            self._writer_started().append("feedback", _objects_as_text(records, "label"))
 
     def compact(self) -> int:
         """Seal this writer's segments and compact every sealed or orphaned one; return how many."""
@@ -187,3 +189,21 @@ class PredictionLog:
                 log.exception("prediction log compaction failed; retrying in %.1f s", interval)
             self._wake.wait(interval)
             self._wake.clear()
+
+
+def _objects_as_text(
+    records: Sequence[Mapping[str, Any]], name: str
+) -> Sequence[Mapping[str, Any]]:
+    """The records with an object under ``name`` written as its JSON text. Read as an object,
+    each record's keys would become columns of their own: a ranking's grades, keyed by item
+    id, would make one column per item ever graded."""
+    if not any(type(record.get(name)) is dict for record in records):
+        return records
+    import orjson
+
+    return [
+        {**record, name: orjson.dumps(record[name], option=orjson.OPT_SERIALIZE_NUMPY).decode()}
+        if type(record.get(name)) is dict
+        else record
+        for record in records
+    ]

@@ -4,7 +4,10 @@ Arrow's JSON reader (C++, off the GIL) does the work. When it refuses the lines,
 column mixes types (``1`` and ``"a"``), they are parsed in Python instead and such a column
 falls back to the values' JSON text, so a record never fails to load; ints and floats together
 make floats. ``inputs`` becomes one ``input.<feature>`` column per feature; ``scores`` stays a
-struct where Arrow read one and becomes JSON text in queries.
+struct where Arrow read one and becomes JSON text in queries. A ``prediction`` or ``label``
+that is a list (a ranking's item ids) stays a list where its items agree (else JSON text);
+one that is an object is JSON text (the log writes it so; read as a struct, each key would be
+a field).
 """
 
 from __future__ import annotations
@@ -94,6 +97,10 @@ def _read_arrow(kind: str, data: bytes) -> pa.Table:
             columns[name] = _to_time(found)
         elif prefer == _JSON:
             columns[name] = pa.nulls(n, pa.string()) if pa.types.is_null(found.type) else found
+        elif prefer is _DYNAMIC and _holds_objects(found.type):
+            # An object's keys became fields (one per key ever seen): parse in Python, where
+            # it is kept as its JSON text, exactly as it was written.
+            raise pa.ArrowInvalid(f"{name} holds objects")
         elif prefer is _DYNAMIC or found.type == prefer:
             columns[name] = found
         elif pa.types.is_null(found.type) or (prefer == pa.float64() and found.type in _NUMBERS):
@@ -108,6 +115,14 @@ def _read_arrow(kind: str, data: bytes) -> pa.Table:
         elif not pa.types.is_null(inputs.type):
             raise pa.ArrowInvalid("inputs is not an object in every record")
     return pa.table(columns)
+
+
+def _holds_objects(type_: pa.DataType) -> bool:
+    if pa.types.is_struct(type_):
+        return True
+    if pa.types.is_list(type_) or pa.types.is_large_list(type_):
+        return _holds_objects(type_.value_type)
+    return False
 
 
 def _untimed(type_: pa.DataType) -> pa.DataType:

@@ -47,7 +47,10 @@ NEWEST = (
     "performance.uncertain",
     "service.requests",
     "performance.mae",  # a regressor's live figure, in place of accuracy
+    "performance.ndcg_at_k",  # a ranking's
 )
+LABEL_DRIFT = "drift.label"
+LIVE_METRICS = ("performance.accuracy", "performance.mae", "performance.ndcg_at_k")
 SERIES = NEWEST[1:]
 
 
@@ -160,7 +163,7 @@ class WindowRow:
 
 @dataclass
 class Performance:
-    live_metric: str  # performance.accuracy, or a regressor's performance.mae
+    live_metric: str  # performance.accuracy, a regressor's .mae or a ranking's .ndcg_at_k
     charts: dict[str, Any] = field(default_factory=dict)
     recent: list[WindowRow] = field(default_factory=list)
     windows: int = 0  # windows of the period with traffic
@@ -182,6 +185,7 @@ def monitor(
         check_name(name, "endpoint"), SERIES, since, MAX_WINDOWS, MAX_POINTS
     )
     features, drift_chart = drift_of(history)
+    label_drift = label_drift_of(history)
     performance = performance_of(history.values)
     alerts = platform.alerts.recent(name, since, ALERTS_SHOWN)
     return render(
@@ -196,6 +200,7 @@ def monitor(
         since=at(history.since),
         features=features,
         drift_chart=drift_chart,
+        label_drift=label_drift,
         grouped=span_text(history.group_s)
         if history.group_s > history.monitor.config.window_s
         else None,
@@ -251,7 +256,7 @@ def drift_of(history: MonitorHistory) -> tuple[list[Feature], dict[str, Any] | N
     features: dict[str, Feature] = {}
     for value in history.newest_drift:
         detail = value.detail or {}
-        if value.metric in NOT_FEATURES or not detail:
+        if value.metric in NOT_FEATURES or value.metric == LABEL_DRIFT or not detail:
             continue
         statistics = detail.get("statistics") or {}
         features[value.metric] = Feature(
@@ -269,6 +274,8 @@ def drift_of(history: MonitorHistory) -> tuple[list[Feature], dict[str, Any] | N
     x_of: dict[int, float] = {}  # group -> the newest window end in it
     by_metric: dict[str, list[DriftBucket]] = {}
     for bucket in history.drift:
+        if bucket.metric == LABEL_DRIFT:
+            continue  # the labels' drift is no feature's: drawn apart, never counted
         by_metric.setdefault(bucket.metric, []).append(bucket)
         x_of[bucket.bucket] = max(x_of.get(bucket.bucket, 0.0), bucket.window_end)
     groups = sorted(x_of)
@@ -308,15 +315,44 @@ def drift_of(history: MonitorHistory) -> tuple[list[Feature], dict[str, Any] | N
     return ordered, {"x": x, "series": series, "y": "drift score (1 = threshold)"}
 
 
+@dataclass(frozen=True)
+class LabelDrift:
+    """The newest verdict on the labels that came back, against the reference's target."""
+
+    verdict: Feature
+    compared: str  # labels, grades or list lengths
+
+
+def label_drift_of(history: MonitorHistory) -> LabelDrift | None:
+    for value in history.newest_drift:
+        detail = value.detail or {}
+        if value.metric != LABEL_DRIFT or not detail:
+            continue
+        statistics = detail.get("statistics") or {}
+        verdict = Feature(
+            name="label",
+            scores=[],
+            window_end=value.window_end.timestamp(),
+            statistic=value.value,
+            p_value=detail.get("p_value"),
+            threshold=detail.get("threshold"),
+            drifted=detail.get("drifted"),
+            test=detail.get("test"),
+            by_p_value=f"{detail.get('test')}_p_value" in statistics,
+        )
+        return LabelDrift(verdict, str(detail.get("compared", "labels")))
+    return None
+
+
 def performance_of(values: list[Point]) -> Performance:
     """Live and estimated accuracy and label coverage per window, and the newest windows."""
     by_metric: dict[str, dict[float, float | None]] = {}
     for value in values:
         if value.metric in SERIES:
             by_metric.setdefault(value.metric, {})[value.window_end] = value.value
-    live_metric = "performance.accuracy"
-    if not _any(by_metric.get(live_metric)) and _any(by_metric.get("performance.mae")):
-        live_metric = "performance.mae"
+    live_metric = next(
+        (name for name in LIVE_METRICS if _any(by_metric.get(name))), LIVE_METRICS[0]
+    )
     live = by_metric.get(live_metric, {})
     estimated = by_metric.get("estimated." + live_metric.removeprefix("performance."), {})
     coverage = by_metric.get("performance.label_coverage", {})

@@ -1,0 +1,249 @@
+"""``opsloop report``: the measure of the loop in the terminal, as JSON, or the map as SVG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from opsloop.cli import _output as out
+
+if TYPE_CHECKING:
+    from opsloop.domain.report import Report, SideHours, StageReport
+    from opsloop.domain.review import Spread
+
+# The level's mark and style: the mark and the word carry it without colour.
+LEVELS = {
+    "not handled": ("○", "dim"),
+    "manual": ("◐", "bold dark_orange"),
+    "automated": ("●", "bold green"),
+}
+STEPS = (
+    ("data → run", "data_to_run_s"),
+    ("run → registered", "run_to_registered_s"),
+    ("registered → evaluated", "registered_to_evaluated_s"),
+    ("evaluated → deployed", "evaluated_to_deployed_s"),
+    ("deployed → promoted", "deployed_to_promoted_s"),
+    ("total", "total_s"),
+)
+SHOWN_LEAD_TIMES = 20
+
+
+def report(
+    ctx: typer.Context,
+    project: Annotated[str | None, typer.Option(help="Only this project (default: all).")] = None,
+    endpoint: Annotated[
+        str | None, typer.Option(help="Narrow to one endpoint (and its project).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="From this time, e.g. 2026-05-01 (default: 30 days ago).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Up to this time (default: now).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    svg: Annotated[
+        Path | None, typer.Option(help="Also write the maturity map to this SVG file.")
+    ] = None,
+) -> None:
+    """The measure of the loop over a period, from the Event log.
+
+    The maturity map with hours per month per stage, lead times, deploy frequency, change
+    failure rate, recovery, label delay and review (docs/report.md)."""
+    client = ctx.obj.client()
+    query = {"project": project, "endpoint": endpoint, "since": since, "until": until}
+    found = client.report(**query)
+    if svg is not None:
+        if svg.parent and not svg.parent.is_dir():
+            out.fail(f"{svg.parent}: no such folder")
+        svg.write_text(client.report_svg(**query))
+    if as_json:
+        out.emit_json(found)
+        return
+    show(found)
+    if svg is not None:
+        out.console().print(f"maturity map written to {svg}")
+
+
+def show(found: Report) -> None:
+    console = out.console()
+    console.print(heading(found), style="bold", soft_wrap=True, highlight=False)
+    console.print(maturity_table(found))
+    hours_table(found)
+    console.print(next_step(found))
+    delivery_fields(found)
+    lead_time_table(found)
+
+
+def heading(found: Report) -> str:
+    what = f"project {found.project}" if found.project else "every project"
+    if found.endpoint:
+        what += f" · endpoint {found.endpoint}"
+    period = (
+        f"{found.since:%Y-%m-%d %H:%M} → {found.until:%Y-%m-%d %H:%M} UTC "
+        f"({found.days:.3g} days, {found.events:,} events)"
+    )
+    return f"Report: {what} · {period}"
+
+
+def maturity_table(found: Report) -> object:
+    from rich.table import Table
+    from rich.text import Text
+
+    shown = Table(title="maturity map", title_justify="left", header_style="bold")
+    for column in ("stage", "level", "who did it", "counted", "note"):
+        shown.add_column(column, overflow="fold")
+    for row in found.stages:
+        mark, style = LEVELS[row.level.value]
+        shown.add_row(
+            Text(row.label),
+            Text(f"{mark} {row.level.value}", style=style),
+            Text(who(row)),
+            Text(row.counted, style="dim"),
+            Text(row.note),
+        )
+    return shown
+
+
+def who(row: StageReport) -> str:
+    if row.by_people == 0 and row.by_machines == 0:
+        return "nothing recorded"
+    return f"{row.by_people:,} by people, {row.by_machines:,} by machines"
+
+
+def hours_table(found: Report) -> None:
+    """Stages by the people's hours they take per month: the next one to automate first."""
+
+    def people_first(row: StageReport) -> tuple[float, float]:
+        people, machines = row.hours.people.hours_per_month, row.hours.machines.hours_per_month
+        return (-(people or 0.0), -(machines or 0.0))
+
+    rows = []
+    for row in sorted(found.stages, key=people_first):
+        hours = row.hours
+        rows.append(
+            [
+                row.label,
+                row.level.value,
+                side(hours.people),
+                side(hours.machines),
+                seconds(hours.people.mean_s) + " / " + seconds(hours.machines.mean_s),
+                hours.measures or "not measured",
+            ]
+        )
+    out.table(
+        "hours per month (occurrences per 30 days × mean measured duration)",
+        ["stage", "level", "people", "machines", "mean each (people / machines)", "measures"],
+        rows,
+    )
+
+
+def side(hours: SideHours) -> str:
+    if hours.occurrences == 0:
+        return "—"
+    if hours.hours_per_month is None:
+        return f"not measured ({hours.occurrences:,}×)"
+    return f"{per_month(hours.hours_per_month)} ({hours.occurrences:,}×, {hours.measured:,} timed)"
+
+
+def per_month(hours: float) -> str:
+    """Hours per month: minutes below a tenth of an hour."""
+    if hours == 0:
+        return "0 h"
+    if hours * 60 < 1:
+        return "< 1 min"
+    return f"{hours * 60:.0f} min" if hours < 0.1 else f"{hours:,.1f} h"
+
+
+def next_step(found: Report) -> str:
+    if found.next_to_automate is None:
+        return "next to automate: no manual stage with measured time in this period"
+    row = found.stage(found.next_to_automate)
+    hours = row.hours.people.hours_per_month or 0.0
+    return f"next to automate: {row.label} ({per_month(hours)} of people's time per month)"
+
+
+def delivery_fields(found: Report) -> None:
+    delivery, recovery, labels, queue = found.delivery, found.recovery, found.labels, found.review
+    actions = ", ".join(f"{name} {count}" for name, count in sorted(delivery.by_action.items()))
+    failure = (
+        "—"
+        if delivery.change_failure_rate is None
+        else f"{delivery.change_failure_rate:.0%} ({delivery.failed_changes} of "
+        f"{delivery.deployments} undone by a rollback)"
+    )
+    out.fields(
+        "delivery and recovery",
+        [
+            (
+                "deployments",
+                f"{delivery.deployments:,} ({delivery.per_week:.2g} per week)"
+                + (f": {actions}" if actions else ""),
+            ),
+            ("change failure rate", failure),
+            ("rollbacks", f"{delivery.rollbacks:,}"),
+            ("time to roll back", spread(delivery.time_to_rollback)),
+            ("alert to rollback", spread(delivery.alert_to_rollback)),
+            (
+                "alerts",
+                f"{recovery.alerts_fired:,} fired, {recovery.resolved:,} resolved, "
+                f"{recovery.still_firing:,} still firing",
+            ),
+            ("alert to recovery", spread(recovery.time_to_recovery)),
+            ("label delay", spread(labels.label_delay) + f" over {labels.labelled:,} labels"),
+            (
+                "review backlog",
+                f"{queue.backlog:,} open at the end"
+                + (
+                    ""
+                    if queue.oldest_open_age_s is None
+                    else f" (oldest waiting {seconds(queue.oldest_open_age_s)})"
+                ),
+            ),
+            (
+                "review",
+                f"{queue.routed:,} routed, {queue.decided:,} decisions, {queue.closed:,} closed",
+            ),
+            ("time to decision", spread(queue.time_to_decision)),
+            ("handling time", spread(queue.handling_time)),
+        ],
+    )
+
+
+def lead_time_table(found: Report) -> None:
+    rows: list[list[str]] = [
+        [f"{row.endpoint}", f"{row.model}@{row.version}", row.deployed_as]
+        + [seconds(getattr(row, key)) for _title, key in STEPS]
+        for row in found.lead_times[-SHOWN_LEAD_TIMES:]
+    ]
+    summary = found.lead_time
+    rows.append(
+        ["median", f"{len(found.lead_times)} versions", ""]
+        + [seconds(None if (s := getattr(summary, key)) is None else s.median) for _t, key in STEPS]
+    )
+    shown = len(found.lead_times) > SHOWN_LEAD_TIMES
+    out.table(
+        "lead time per version shipped" + (f" (the last {SHOWN_LEAD_TIMES})" if shown else ""),
+        ["endpoint", "version", "as", *(title for title, _key in STEPS)],
+        rows,
+    )
+
+
+def spread(value: Spread | None) -> str:
+    if value is None:
+        return "—"
+    return f"median {seconds(value.median)}, p90 {seconds(value.p90)} (n={value.count:,})"
+
+
+def seconds(value: float | None) -> str:
+    """A duration as a person reads it: 0.4 s, 12 s, 4 min, 3.1 h, 2.5 d."""
+    if value is None:
+        return "—"
+    if value < 10:
+        return f"{value:.1f} s"
+    if value < 120:
+        return f"{value:.0f} s"
+    if value < 7200:
+        return f"{value / 60:.0f} min"
+    if value < 172800:
+        return f"{value / 3600:.1f} h"
+    return f"{value / 86400:.1f} d"

