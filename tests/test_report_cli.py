@@ -156,7 +156,18 @@ def test_the_cli_json_is_the_api_json(store: Store, http: httpx.Client) -> None:
 
 def test_the_cli_writes_the_svg(store: Store, tmp_path: Path) -> None:
     target = tmp_path / "map.svg"
-    text = cli(store, "report", "--endpoint", "ep", "--since", SINCE, "--svg", str(target))
+    text = cli(
+        store,
+        "report",
+        "--endpoint",
+        "ep",
+        "--since",
+        SINCE,
+        "--until",
+        UNTIL,
+        "--svg",
+        str(target),
+    )
     assert f"maturity map written to {target}" in text
     root = ET.fromstring(target.read_text())
     assert root.tag.endswith("svg")

@@ -83,10 +83,10 @@ class Outcome:
 
     @property
     def closed(self) -> bool:
-        """The loop closed: drift detected, a retrain ran, and its version was promoted or its
-        gate said no."""
+        """The loop closed: the decay detected, a retrain ran, and its version was promoted,
+        or refused by its gate, or rolled back as a canary that did worse live."""
         return self.detected_s is not None and (
-            self.promoted_version is not None or "no-go" in self.verdicts
+            self.promoted_version is not None or "no-go" in self.verdicts or self.rolled_back
         )
 
     def as_dict(self) -> dict[str, Any]:
