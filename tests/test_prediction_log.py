@@ -196,6 +196,38 @@ def test_the_latest_feedback_by_time_wins(log: PredictionLog, compacted: bool) -
     assert log.count(ENDPOINT) == 3
 
 
+@pytest.mark.parametrize("compacted", [False, True], ids=["segments", "parquet"])
+def test_label_delays_read_only_times_and_match_the_export(
+    log: PredictionLog, compacted: bool
+) -> None:
+    log.append_predictions(
+        [
+            prediction("a", at=BASE_TIME),
+            prediction("b", at=BASE_TIME + 10),
+            prediction("s", at=BASE_TIME + 20, role="shadow"),  # never served: not counted
+            prediction("late", at=BASE_TIME + 5 * DAY),  # after the period
+            prediction("none", at=BASE_TIME + 30),  # no label
+        ]
+    )
+    log.append_feedback(
+        [
+            feedback("a", 1, at=BASE_TIME + 60),
+            feedback("a", 0, at=BASE_TIME + 600),  # the latest label is the one that counts
+            feedback("b", [318, 50], at=BASE_TIME + 40),  # a ranking's label: times only
+            feedback("s", 1, at=BASE_TIME + 25),
+            feedback("late", 1, at=BASE_TIME + 5 * DAY + 1),
+        ]
+    )
+    if compacted:
+        log.compact()
+    since, until = utc(BASE_TIME - 1), utc(BASE_TIME + DAY)
+    assert sorted(log.label_delays(ENDPOINT, since, until)) == [30.0, 600.0]
+    exported = log.export(ENDPOINT, since=since, until=until, labelled_only=True).to_pylist()
+    served = [r for r in exported if r["role"] != "shadow"]
+    assert sorted((r["label_time"] - r["time"]).total_seconds() for r in served) == [30.0, 600.0]
+    assert log.label_delays("elsewhere", since, until) == []
+
+
 def test_since_until_and_role_filter_and_prune_days(log: PredictionLog) -> None:
     log.append_predictions(
         [

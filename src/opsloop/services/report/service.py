@@ -92,22 +92,11 @@ class ReportService:
         """Label delay over the served (not shadow) predictions made in the period that
         have a label: from the prediction to its latest label."""
         import numpy as np
-        import pyarrow as pa
-        import pyarrow.compute as pc
 
-        delays = []
-        for name in endpoints:
-            table = self.log.export(
-                name, since=at(since), until=at(until), with_inputs=False, labelled_only=True
-            )
-            if table.num_rows == 0:
-                continue
-            table = table.filter(pc.not_equal(table.column("role"), "shadow"))
-            micros = [
-                table.column(column).cast(pa.int64()).to_numpy()
-                for column in ("label_time", "time")
-            ]
-            delays.append((micros[0] - micros[1]) / 1e6)
+        delays = [
+            np.asarray(self.log.label_delays(name, at(since), at(until)), dtype=np.float64)
+            for name in endpoints
+        ]
         if not delays:
             return Labels(labelled=0, label_delay=None)
         joined = np.concatenate(delays)

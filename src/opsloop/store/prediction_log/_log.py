@@ -100,6 +100,11 @@ class PredictionLog:
             labelled_only=labelled_only,
         )
 
+    def label_delays(self, endpoint: str, since: datetime, until: datetime) -> list[float]:
+        """Seconds from each served (not shadow) prediction made in ``[since, until)`` to its
+        latest label, for those that have one."""
+        return self._reader_started().label_delays(endpoint, since, until)
+
     def labelled_since(
         self,
         endpoint: str,

@@ -158,6 +158,37 @@ class Reader:
         # Epoch seconds out of DuckDB: a TIMESTAMPTZ would need pytz to become a datetime.
         return None if row is None or row[0] is None else dt.datetime.fromtimestamp(row[0], dt.UTC)
 
+    def label_delays(self, endpoint: str, since: dt.datetime, until: dt.datetime) -> list[float]:
+        """Seconds from each served (not shadow) prediction made in ``[since, until)`` to its
+        latest label, for those that have one. Only ids and times are read: no inputs,
+        answers or labels."""
+        since, until = _utc(since) or since, _utc(until) or until
+        predictions = self._load(
+            "predictions", endpoint, since.date().isoformat(), until.date().isoformat()
+        )
+        feedback_first = (since - _FEEDBACK_SLACK).date().isoformat()
+        feedback = self._load("feedback", endpoint, feedback_first, None)
+        params: dict[str, Any] = {"since": since, "until": until}
+        where = f"{_FILTERS['since']} AND {_FILTERS['until']} AND role <> 'shadow'"
+        cursor = self._cursor()
+        try:
+            p_sources = self._sources(cursor, "p", *predictions, params)
+            f_sources = self._sources(cursor, "f", *feedback, params)
+            if not p_sources or not f_sources:
+                return []
+            logged = _union(p_sources, ["request_id", "time", "role"], PREDICTION_FIELDS, where)
+            labelled = _union(f_sources, ["request_id", "time"], FEEDBACK_FIELDS, "TRUE")
+            rows = cursor.execute(
+                f"WITH p AS ({logged}),"
+                f" f AS (SELECT request_id, max(time) AS label_time FROM ({labelled})"
+                " GROUP BY request_id)"
+                " SELECT epoch(f.label_time) - epoch(p.time) FROM p JOIN f USING (request_id)",
+                params,
+            ).fetchall()
+        finally:
+            cursor.close()
+        return [float(row[0]) for row in rows]
+
     def find_prediction_ids(self, endpoint: str, ids: Iterable[str]) -> set[str]:
         wanted = {value for value in ids if isinstance(value, str)}
         if not wanted:
