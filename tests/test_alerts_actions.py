@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+import opsloop
 from opsloop.domain.alerts import parse_notifiers
 from opsloop.domain.deployments import DeploymentAction, Slot
 from opsloop.domain.entities import ActorKind
@@ -21,7 +22,7 @@ from opsloop.services.alerts import AlertService
 from opsloop.services.platform import Platform
 
 from .conftest import free_port
-from .test_alerts_service import ENDPOINT, Run, World, make_world
+from .test_alerts_service import ENDPOINT, World, make_world
 from .test_deployment_service import DEPLOYER, approved, ref
 
 ROLLBACK = '[{name: accuracy, when: "performance.accuracy < 0.8", action: rollback}]'
@@ -168,21 +169,49 @@ def test_a_pipeline_action_starts_the_pipeline_once(world: World) -> None:
     assert world.platform.deployments.get(ENDPOINT).deployment == 2  # nothing else done
 
 
+HELD = threading.Event()
+
+
+@opsloop.pipeline(name="t_alert_retrain")
+def alert_retrain(endpoint: str, epochs: int = 3) -> None:
+    hold()
+
+
+@opsloop.step(cache=False)
+def hold() -> str:
+    HELD.wait(30)
+    return "done"
+
+
 def test_an_alert_firing_again_while_its_retrain_runs_starts_no_second_one(
     world: World,
 ) -> None:
-    world.write("drift.share_drifted", 1, 0.45)
-    (first,) = world.evaluate(RETRAIN, window=1)
-    world.pipelines.active = Run(id="run-1", trigger_detail={"alert": first.id})
-    world.write("drift.share_drifted", 2, 0.1)
-    world.evaluate(RETRAIN, window=2)  # resolves
-    world.write("drift.share_drifted", 3, 0.5)
-    (second,) = world.evaluate(RETRAIN, window=3)
+    """Against the real pipeline service: the run is stored with its default ``epochs``, and
+    the alert's second firing finds it all the same."""
+    pipelines = world.platform.pipelines
+    service = AlertService(
+        world.platform.db, world.platform.deployments, start_pipeline=pipelines.start
+    )
+    rules = '[{name: drift, when: "drift.share_drifted > 0.3", action: "pipeline t_alert_retrain"}]'
+    HELD.clear()
+    try:
+        world.write("drift.share_drifted", 1, 0.45)
+        (first,) = world.evaluate(rules, window=1, service=service)
+        world.write("drift.share_drifted", 2, 0.1)
+        world.evaluate(rules, window=2, service=service)  # resolves
+        world.write("drift.share_drifted", 3, 0.5)
+        (second,) = world.evaluate(rules, window=3, service=service)
+    finally:
+        HELD.set()
+        pipelines.wait()
+    (run,) = pipelines.list("t_alert_retrain")
+    assert run.params == {"endpoint": ENDPOINT, "epochs": 3}
+    assert first.actions[0].data == {"run": run.id}
     assert second.id != first.id
     (record,) = second.actions
-    assert (record.ok, record.detail) == (True, "run run-1 was already at work: not started again")
-    assert record.data == {"run": "run-1", "already_active": True}
-    assert all(options["unless_active"] for _, options in world.pipelines.calls)
+    assert record.ok
+    assert record.detail == f"run {run.id} was already at work: not started again"
+    assert record.data == {"run": run.id, "already_active": True}
 
 
 def test_a_pipeline_that_cannot_start_is_recorded(world: World) -> None:

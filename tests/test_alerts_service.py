@@ -36,14 +36,11 @@ class Pipelines:
 
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     error: Exception | None = None
-    active: Any = None  # a run still at work, which ``unless_active`` gives back
 
     def start(self, name: str, **options: Any) -> Any:
         self.calls.append((name, options))
         if self.error is not None:
             raise self.error
-        if options.get("unless_active") and self.active is not None:
-            return self.active
         return Run(id=f"run-{len(self.calls)}", trigger_detail=options.get("detail") or {})
 
 

@@ -359,19 +359,32 @@ def test_start_returns_a_queued_run_that_ends_in_the_background(platform: Platfo
     assert done.steps[0].output is not None and done.steps[0].output.summary == "'released'"
 
 
+@opsloop.pipeline(name="t_retrain_like")
+def retrain_like_pipeline(endpoint: str, epochs: int = 10) -> None:
+    waits()
+
+
 def test_unless_active_gives_the_run_at_work_instead_of_a_second_one(platform: Platform) -> None:
-    first = platform.pipelines.start("t_waits", actor=ACTOR, params={}, unless_active=True)
-    again = platform.pipelines.start("t_waits", actor=ACTOR, params={}, unless_active=True)
-    assert again.id == first.id
+    start = platform.pipelines.start
+    first = start("t_retrain_like", actor=ACTOR, params={"endpoint": "e"}, unless_active=True)
+    assert first.params == {"endpoint": "e", "epochs": 10}  # stored with its default
+    again = start("t_retrain_like", actor=ACTOR, params={"endpoint": "e"}, unless_active=True)
+    spelled = start(
+        "t_retrain_like", actor=ACTOR, params={"endpoint": "e", "epochs": 10}, unless_active=True
+    )
+    assert again.id == spelled.id == first.id
+    other = start("t_retrain_like", actor=ACTOR, params={"endpoint": "f"}, unless_active=True)
+    assert other.id != first.id  # another endpoint's retrain is another run
     RELEASE.set()
     platform.pipelines.wait()
-    assert platform.pipelines.active_run("t_waits", {}) is None
     RELEASE.clear()
-    later = platform.pipelines.start("t_waits", actor=ACTOR, unless_active=True)
-    assert later.id != first.id  # the first had ended: a new run
+    later = start("t_retrain_like", actor=ACTOR, params={"endpoint": "e"}, unless_active=True)
+    assert later.id not in (first.id, other.id)  # the first had ended: a new run
     RELEASE.set()
     platform.pipelines.wait()
-    assert [r.id for r in platform.pipelines.list("t_waits")] == [later.id, first.id]
+    runs = platform.pipelines.list("t_retrain_like")
+    assert [r.id for r in runs] == [later.id, other.id, first.id]
+    assert {r.status for r in runs} == {PipelineStatus.SUCCEEDED}
 
 
 def test_runs_are_listed_newest_first_without_their_logs(platform: Platform) -> None:

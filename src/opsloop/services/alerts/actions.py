@@ -72,7 +72,7 @@ def start_pipeline(start: StartPipeline | None, pipeline: str, alert: Alert) -> 
             actor=monitor_actor(alert.endpoint),
             unless_active=True,
         )
-        run_id = getattr(run, "id", None)
+        run_id = run.id
         if run.trigger_detail.get("alert") != alert.id:
             return f"run {run_id} was already at work: not started again", {
                 "run": run_id,

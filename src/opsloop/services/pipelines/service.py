@@ -134,14 +134,17 @@ class PipelineService:
         unless_active: bool = False,
     ) -> PipelineRun:
         """Queue a run and execute it on a background thread; returns the queued run.
-        ``unless_active``: if a run of ``name`` with the same params is queued or running,
-        that run instead (an alert that fires again must not start a second retrain of the
-        same endpoint while the first is still at work)."""
-        if unless_active:
-            active = self.active_run(name, params or {})
-            if active is not None:
-                return active
-        pipeline, queued, chosen = self._queued(name, trigger, detail, params, actor, executor)
+        ``unless_active``: if a run of ``name`` with the same params (defaults filled in) is
+        queued or running, that run instead, looked up in the transaction that would queue
+        the new one (an alert that fires again must not start a second retrain of the same
+        endpoint while the first is still at work)."""
+        pipeline, chosen = self.pipeline(name), self.executor(executor)
+        with self.db.begin() as conn:
+            if unless_active:
+                active = self._active_run(conn, pipeline, params)
+                if active is not None:
+                    return active
+            queued = self.queue(conn, pipeline, trigger, detail, params, actor, chosen)
         self.launch(pipeline, queued, chosen, actor)
         return queued
 
@@ -161,16 +164,6 @@ class PipelineService:
         self._execute(pipeline, queued, chosen, actor)
         return self.get(queued.id)
 
-    def active_run(self, name: str, params: dict[str, Any]) -> PipelineRun | None:
-        """The oldest queued or running run of pipeline ``name`` with these params."""
-        with self.db.read() as conn:
-            for row in repo.active_runs(conn):
-                if row["pipeline"] == name:
-                    found = repo.get_run(conn, row["id"], with_logs=False)
-                    if found.params == params:
-                        return found
-        return None
-
     def get(self, run_id: str) -> PipelineRun:
         with self.db.read() as conn:
             return repo.get_run(conn, repo.resolve_run_id(conn, run_id))
@@ -189,6 +182,17 @@ class PipelineService:
         with self.db.begin() as conn:
             queued = self.queue(conn, pipeline, trigger, detail, params, actor, chosen)
         return pipeline, queued, chosen
+
+    def _active_run(
+        self, conn: Connection, pipeline: Pipeline, params: dict[str, Any] | None
+    ) -> PipelineRun | None:
+        """The oldest queued or running run of ``pipeline`` with ``params`` as a run would
+        store them (defaults filled in)."""
+        bound = pipeline.bind(check_params(params))
+        for row in repo.active_runs(conn, pipeline.name):
+            if row["params"] == bound:
+                return repo.get_run(conn, row["id"], with_logs=False)
+        return None
 
     def list(
         self, pipeline: str | None = None, limit: int = 100, status: str | None = None

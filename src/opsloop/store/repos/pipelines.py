@@ -133,11 +133,21 @@ def finish_run(
     return bool(done.rowcount)
 
 
-def active_runs(conn: Connection) -> list[RowMapping]:
-    """Queued and running runs: id, pipeline, project."""
-    statement = select(pipeline_runs.c.id, pipeline_runs.c.pipeline, pipeline_runs.c.project).where(
-        pipeline_runs.c.status.in_(ACTIVE)
+def active_runs(conn: Connection, pipeline: str | None = None) -> list[RowMapping]:
+    """Queued and running runs (of ``pipeline`` only, if given), oldest first: id, pipeline,
+    project, params."""
+    statement = (
+        select(
+            pipeline_runs.c.id,
+            pipeline_runs.c.pipeline,
+            pipeline_runs.c.project,
+            pipeline_runs.c.params,
+        )
+        .where(pipeline_runs.c.status.in_(ACTIVE))
+        .order_by(pipeline_runs.c.created_at)
     )
+    if pipeline is not None:
+        statement = statement.where(pipeline_runs.c.pipeline == pipeline)
     return list(conn.execute(statement).mappings())
 
 
