@@ -4,7 +4,7 @@ reported, and every validation is a ``dataset_version.validated`` Event the repo
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -203,3 +203,22 @@ def test_the_cli_prints_the_verdict_and_exits_1_on_a_failure(tmp_path: Path) -> 
     )
     assert narrowed.exit_code == 0, narrowed.output
     assert '"verdict": "pass"' in narrowed.stdout
+
+
+@pytest.mark.parametrize(
+    ("kept", "index"),
+    [
+        (lambda f: f.query("length > 95"), "__index_level_0__"),  # a filtered frame's
+        (lambda f: f.rename_axis("post_id").query("length > 95"), "post_id"),  # a named one
+    ],
+    ids=["filtered", "named"],
+)
+def test_a_stored_pandas_index_is_not_a_feature(
+    platform: Platform, kept: Callable[[pd.DataFrame], pd.DataFrame], index: str
+) -> None:
+    reference = version(platform, kept(frame()))
+    columns = platform.datasets.get_version("mod", "posts", reference.version).profile.columns
+    assert index in [column.name for column in columns]  # the Parquet table holds it
+    found = platform.datasets.validate(version(platform, frame()), against=reference, actor=DANA)
+    assert found.features == ["length", "lang", "flagged"]
+    assert (found.verdict, found.problems) == ("pass", [])

@@ -98,9 +98,7 @@ def validate_dataset(
 
     from opsloop.domain.names import parse_dataset_ref
 
-    found = ctx.obj.client().validate_dataset(
-        parse_dataset_ref(ref), str(parse_dataset_ref(against, "against")), feature or None
-    )
+    found = ctx.obj.client().validate_dataset(parse_dataset_ref(ref), against, feature or None)
     if as_json:
         out.emit_json(found)
     else:

@@ -10,23 +10,13 @@ import typer
 from opsloop.cli import _output as out
 
 if TYPE_CHECKING:
-    from opsloop.domain.report import Report, SideHours, StageReport
+    from rich.console import Console
+
+    from opsloop.domain.report import Report, SideHours
     from opsloop.domain.review import Spread
 
-# The level's mark and style: the mark and the word carry it without colour.
-LEVELS = {
-    "not handled": ("○", "dim"),
-    "manual": ("◐", "bold dark_orange"),
-    "automated": ("●", "bold green"),
-}
-STEPS = (
-    ("data → run", "data_to_run_s"),
-    ("run → registered", "run_to_registered_s"),
-    ("registered → evaluated", "registered_to_evaluated_s"),
-    ("evaluated → deployed", "evaluated_to_deployed_s"),
-    ("deployed → promoted", "deployed_to_promoted_s"),
-    ("total", "total_s"),
-)
+# The level's style (by its value): its mark and word carry it without colour.
+STYLES = {"not handled": "dim", "manual": "bold dark_orange", "automated": "bold green"}
 SHOWN_LEAD_TIMES = 20
 
 
@@ -53,9 +43,11 @@ def report(
     query = {"project": project, "endpoint": endpoint, "since": since, "until": until}
     found = client.report(**query)
     if svg is not None:
-        if svg.parent and not svg.parent.is_dir():
+        from opsloop.services.report.svg import maturity_map
+
+        if not svg.parent.is_dir():
             out.fail(f"{svg.parent}: no such folder")
-        svg.write_text(client.report_svg(**query))
+        svg.write_text(maturity_map(found))
     if as_json:
         out.emit_json(found)
         return
@@ -65,38 +57,38 @@ def report(
 
 
 def show(found: Report) -> None:
-    console = out.console()
-    console.print(heading(found), style="bold", soft_wrap=True, highlight=False)
-    console.print(maturity_table(found))
+    summary(found, out.console())
     hours_table(found)
-    console.print(next_step(found))
     delivery_fields(found)
     lead_time_table(found)
 
 
+def summary(found: Report, console: Console) -> None:
+    """The heading, the maturity map and the next stage to automate."""
+    console.print(heading(found), style="bold", soft_wrap=True, highlight=False)
+    console.print(maturity_table(found))
+    console.print(next_step(found))
+
+
 def heading(found: Report) -> str:
-    what = f"project {found.project}" if found.project else "every project"
-    if found.endpoint:
-        what += f" · endpoint {found.endpoint}"
-    period = (
-        f"{found.since:%Y-%m-%d %H:%M} → {found.until:%Y-%m-%d %H:%M} UTC "
-        f"({found.days:.3g} days, {found.events:,} events)"
-    )
-    return f"Report: {what} · {period}"
+    from opsloop.services.report.svg import period, subject
+
+    return f"Report: {subject(found)} · {period(found)}"
 
 
 def maturity_table(found: Report) -> object:
     from rich.table import Table
     from rich.text import Text
 
+    from opsloop.services.report.svg import MARKS, who
+
     shown = Table(title="maturity map", title_justify="left", header_style="bold")
     for column in ("stage", "level", "who did it", "counted", "note"):
         shown.add_column(column, overflow="fold")
     for row in found.stages:
-        mark, style = LEVELS[row.level.value]
         shown.add_row(
             Text(row.label),
-            Text(f"{mark} {row.level.value}", style=style),
+            Text(f"{MARKS[row.level]} {row.level.value}", style=STYLES[row.level]),
             Text(who(row)),
             Text(row.counted, style="dim"),
             Text(row.note),
@@ -104,21 +96,12 @@ def maturity_table(found: Report) -> object:
     return shown
 
 
-def who(row: StageReport) -> str:
-    if row.by_people == 0 and row.by_machines == 0:
-        return "nothing recorded"
-    return f"{row.by_people:,} by people, {row.by_machines:,} by machines"
-
-
 def hours_table(found: Report) -> None:
     """Stages by the people's hours they take per month: the next one to automate first."""
-
-    def people_first(row: StageReport) -> tuple[float, float]:
-        people, machines = row.hours.people.hours_per_month, row.hours.machines.hours_per_month
-        return (-(people or 0.0), -(machines or 0.0))
+    from opsloop.domain.report import by_people_hours
 
     rows = []
-    for row in sorted(found.stages, key=people_first):
+    for row in by_people_hours(found.stages):
         hours = row.hours
         rows.append(
             [
@@ -138,28 +121,23 @@ def hours_table(found: Report) -> None:
 
 
 def side(hours: SideHours) -> str:
+    from opsloop.services.report.svg import hours_text
+
     if hours.occurrences == 0:
         return "—"
     if hours.hours_per_month is None:
         return f"not measured ({hours.occurrences:,}×)"
-    return f"{per_month(hours.hours_per_month)} ({hours.occurrences:,}×, {hours.measured:,} timed)"
-
-
-def per_month(hours: float) -> str:
-    """Hours per month: minutes below a tenth of an hour."""
-    if hours == 0:
-        return "0 h"
-    if hours * 60 < 1:
-        return "< 1 min"
-    return f"{hours * 60:.0f} min" if hours < 0.1 else f"{hours:,.1f} h"
+    return f"{hours_text(hours.hours_per_month)} ({hours.occurrences:,}×, {hours.measured:,} timed)"
 
 
 def next_step(found: Report) -> str:
+    from opsloop.services.report.svg import hours_text
+
     if found.next_to_automate is None:
         return "next to automate: no manual stage with measured time in this period"
     row = found.stage(found.next_to_automate)
     hours = row.hours.people.hours_per_month or 0.0
-    return f"next to automate: {row.label} ({per_month(hours)} of people's time per month)"
+    return f"next to automate: {row.label} ({hours_text(hours)} of people's time per month)"
 
 
 def delivery_fields(found: Report) -> None:
@@ -210,20 +188,25 @@ def delivery_fields(found: Report) -> None:
 
 
 def lead_time_table(found: Report) -> None:
+    from opsloop.domain.report import LEAD_STEP_TITLES
+
     rows: list[list[str]] = [
         [f"{row.endpoint}", f"{row.model}@{row.version}", row.deployed_as]
-        + [seconds(getattr(row, key)) for _title, key in STEPS]
+        + [seconds(getattr(row, key)) for key in LEAD_STEP_TITLES]
         for row in found.lead_times[-SHOWN_LEAD_TIMES:]
     ]
-    summary = found.lead_time
+    medians = found.lead_time
     rows.append(
         ["median", f"{len(found.lead_times)} versions", ""]
-        + [seconds(None if (s := getattr(summary, key)) is None else s.median) for _t, key in STEPS]
+        + [
+            seconds(None if (s := getattr(medians, key)) is None else s.median)
+            for key in LEAD_STEP_TITLES
+        ]
     )
     shown = len(found.lead_times) > SHOWN_LEAD_TIMES
     out.table(
         "lead time per version shipped" + (f" (the last {SHOWN_LEAD_TIMES})" if shown else ""),
-        ["endpoint", "version", "as", *(title for title, _key in STEPS)],
+        ["endpoint", "version", "as", *LEAD_STEP_TITLES.values()],
         rows,
     )
 

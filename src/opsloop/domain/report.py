@@ -7,6 +7,7 @@ docs/report.md says what each figure measures.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
@@ -53,6 +54,9 @@ def level_of(by_people: int, by_machines: int) -> Level:
     return Level.AUTOMATED if by_machines > by_people else Level.MANUAL
 
 
+StageScope = Literal["project", "endpoint", "mixed"]
+
+
 class SideHours(Entity):
     """One side's (people's or machines') share of a stage's time."""
 
@@ -87,10 +91,21 @@ class StageReport(Entity):
     by_machines: int = Field(description="... that pipelines, monitors or the system performed")
     counted: str = Field(description="which occurrences decide the level")
     note: str = ""
-    scope: Literal["project", "endpoint", "mixed"] = Field(
+    scope: StageScope = Field(
         description="what an endpoint filter narrows: nothing (project-wide), all, or part"
     )
     hours: StageHours
+
+
+def by_people_hours(stages: Iterable[StageReport]) -> list[StageReport]:
+    """The stages costing people the most hours per month first (where automating saves
+    the most), then by machines' hours."""
+
+    def cost(row: StageReport) -> tuple[float, float]:
+        people, machines = row.hours.people.hours_per_month, row.hours.machines.hours_per_month
+        return (-(people or 0.0), -(machines or 0.0))
+
+    return sorted(stages, key=cost)
 
 
 class LeadTime(Entity):
@@ -125,6 +140,21 @@ LEAD_STEPS = (
     "evaluated_to_deployed_s",
     "deployed_to_promoted_s",
     "total_s",
+)
+# Each step in words, as the terminal and the page title their columns.
+LEAD_STEP_TITLES = dict(
+    zip(
+        LEAD_STEPS,
+        (
+            "data → run",
+            "run → registered",
+            "registered → evaluated",
+            "evaluated → deployed",
+            "deployed → promoted",
+            "total",
+        ),
+        strict=True,
+    )
 )
 
 

@@ -184,7 +184,6 @@ def validate_dataset(
     ``fail``; drift per column is reported. Recorded as a ``dataset_version.validated`` Event."""
     text = data.ref if isinstance(data, DatasetVersion) else data
     reference = against.ref if isinstance(against, DatasetVersion) else against
-    parse_dataset_ref(reference, "against")
     return get_client().validate_dataset(parse_dataset_ref(text), reference, features)
 
 

@@ -299,8 +299,7 @@ class Client(Connection):
     def export_predictions(self, endpoint: str, **query: Any) -> bytes:
         """Parquet bytes (``format="csv"`` or ``"jsonl"`` for others); ``since``, ``until``,
         ``role``, ``inputs`` filter."""
-        params = {k: _query_value(v) for k, v in query.items() if v is not None}
-        return self.request("GET", f"/endpoints/{endpoint}/predictions", params=params)
+        return self.request("GET", f"/endpoints/{endpoint}/predictions", params=_query(query))
 
     # -- evaluations ------------------------------------------------------------------
     def evaluate(self, ref: ModelRef, dataset: str, **options: Any) -> Evaluation:
@@ -389,11 +388,7 @@ class Client(Connection):
     # -- the report -----------------------------------------------------------------------
     def report(self, **query: Any) -> Report:
         """``query``: project, endpoint, since, until (datetimes or ISO text)."""
-        return Report.model_validate(self._json("GET", "/report", params=_report_query(query)))
-
-    def report_svg(self, **query: Any) -> str:
-        """The maturity map of the same report, as SVG text."""
-        return self.request("GET", "/report.svg", params=_report_query(query)).decode()
+        return Report.model_validate(self._json("GET", "/report", params=_query(query)))
 
     # -- tokens -------------------------------------------------------------------------
     def create_token(self, role: str, **options: Any) -> IssuedToken:
@@ -415,7 +410,8 @@ def _version_path(ref: ModelRef) -> str:
     return f"/projects/{ref.project}/models/{ref.model}/versions/{pin}"
 
 
-def _report_query(query: Mapping[str, Any]) -> dict[str, Any]:
+def _query(query: Mapping[str, Any]) -> dict[str, Any]:
+    """Query parameters: the given ones, times as ISO text, booleans as true/false."""
     return {key: _query_value(value) for key, value in query.items() if value is not None}
 
 

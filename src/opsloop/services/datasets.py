@@ -210,8 +210,12 @@ class DatasetService:
         wanted = _feature_list(features)
         current = self.get_version(ref.project, ref.dataset, ref.version)
         reference = self.get_version(against.project, against.dataset, against.version)
-        reference_table = _without_index(parquet_to_table(self.artifacts.get(reference.sha256)))
-        names = wanted if wanted is not None else list(reference_table.column_names)
+        reference_blob: bytes | None = None
+        if wanted is None:
+            reference_blob = self.artifacts.get(reference.sha256)
+            names = feature_columns(reference_blob)
+        else:
+            names = wanted
         known = {column.name: column.kind for column in reference.profile.columns}
         unknown = [name for name in names if name not in known]
         if unknown:
@@ -235,19 +239,23 @@ class DatasetService:
             if known[name] in DRIFT_KINDS and present.get(name) == known[name]
         ]
         drift: list[ColumnDriftResult] = []
+        drifted: list[str] = []
+        share_drifted: float | None = None
         if comparable and current.num_rows and reference.num_rows:
             from opsloop.services.drift import compare
 
+            if reference_blob is None:
+                reference_blob = self.artifacts.get(reference.sha256)
             current_table = parquet_to_table(self.artifacts.get(current.sha256))
             report = compare(
-                reference_table.select(comparable),
+                parquet_to_table(reference_blob).select(comparable),
                 current_table.select(comparable),
                 columns=comparable,
             )
             drift = [
                 ColumnDriftResult.model_validate(column.to_dict()) for column in report.columns
             ]
-        drifted = [column.column for column in drift if column.drifted]
+            drifted, share_drifted = report.drifted, report.share_drifted
         verdict: Literal["pass", "fail"] = "fail" if problems else "pass"
         duration = time.perf_counter() - started
         with self.db.begin() as conn:
@@ -267,7 +275,7 @@ class DatasetService:
                     "features": len(names),
                     "problems": [p.describe() for p in problems[:EVENT_LIST]],
                     "drifted": drifted[:EVENT_LIST],
-                    "share_drifted": len(drifted) / len(drift) if drift else None,
+                    "share_drifted": share_drifted,
                     "duration_s": round(duration, 6),
                 },
             )
@@ -280,7 +288,7 @@ class DatasetService:
             rows=current.num_rows,
             drift=drift,
             drifted=drifted,
-            share_drifted=len(drifted) / len(drift) if drift else None,
+            share_drifted=share_drifted,
             duration_s=duration,
             validated_at=at(moment),
             actor=actor.name,
@@ -312,8 +320,13 @@ def _schema_problem(name: str, expected: str, found: str | None) -> SchemaProble
     return None
 
 
-def _without_index(table: pa.Table) -> pa.Table:
-    """The table without the columns pandas stored for its index (not features)."""
-    index = (table.schema.pandas_metadata or {}).get("index_columns", [])
-    stored = [name for name in index if isinstance(name, str) and name in table.column_names]
-    return table.drop_columns(stored) if stored else table
+def feature_columns(parquet: bytes) -> list[str]:
+    """A Parquet table's column names, less those pandas stored for its index (not
+    features), from its schema alone."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(pa.BufferReader(parquet))
+    index = (schema.pandas_metadata or {}).get("index_columns", [])
+    stored = {name for name in index if isinstance(name, str)}
+    return [name for name in schema.names if name not in stored]

@@ -19,7 +19,7 @@ from opsloop.services.pipelines.service import PipelineService
 from opsloop.services.pipelines.trigger_service import TriggerService
 from opsloop.services.projects import ProjectService
 from opsloop.services.registry import RegistryService
-from opsloop.services.report import ReportService
+from opsloop.services.report.service import ReportService
 from opsloop.services.review import ReviewService
 from opsloop.services.serving.counters import RequestCounters
 from opsloop.services.tracking import TrackingService

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import Field
 
-from opsloop.domain.names import DatasetRef, check_name, parse_dataset_ref, parse_version
+from opsloop.domain.names import DatasetRef, parse_dataset_ref, parse_version
 from opsloop.domain.validation import DatasetValidation
 from opsloop.server.deps import Ctx
 from opsloop.server.schemas import Body
@@ -26,11 +26,7 @@ async def validate(
 ) -> DatasetValidation:
     """``version`` is a number or ``latest``. The verdict is fail when a feature is missing
     or holds another kind of values; drift is reported per column. Recorded as an Event."""
-    ref = DatasetRef(
-        check_name(project, "project"),
-        check_name(name, "dataset"),
-        None if version == "latest" else parse_version(version),
-    )
+    ref = DatasetRef(project, name, None if version == "latest" else parse_version(version))
     return await ctx.call(
         ctx.platform.datasets.validate,
         ref,

@@ -4,7 +4,3 @@
 (``history.py``), then computes the map and hours (``stages.py``) and the delivery figures
 (``delivery.py``); ``svg.py`` draws the map. docs/report.md defines every figure.
 """
-
-from opsloop.services.report.service import ReportService
-
-__all__ = ["ReportService"]

@@ -4,7 +4,6 @@ failure rate, time to roll back, alert to recovery, and the review queues' figur
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 
 from opsloop.domain.report import (
     LEAD_STEPS,
@@ -14,14 +13,9 @@ from opsloop.domain.report import (
     Recovery,
     ReviewFigures,
 )
-from opsloop.services.report.history import (
-    DEPLOY_KINDS,
-    ROLLBACK_KIND,
-    History,
-    shipped_versions,
-)
+from opsloop.services.report.history import DEPLOY_KINDS, ROLLBACK_KIND, History
 from opsloop.services.review.figures import spread
-from opsloop.store.repos._time import at
+from opsloop.store.repos._time import at, at_or_none
 from opsloop.store.repos.report_reads import DeploymentRow
 
 WEEK_DAYS = 7.0
@@ -30,7 +24,7 @@ WEEK_DAYS = 7.0
 def lead_times(history: History) -> list[LeadTime]:
     """One row per version first deployed on an endpoint in the period, oldest first."""
     rows = []
-    for key, (endpoint, shipped) in shipped_versions(history):
+    for key, (endpoint, shipped) in history.shipped:
         origin = history.origins.get(key)
         evaluated = (
             None
@@ -48,12 +42,12 @@ def lead_times(history: History) -> list[LeadTime]:
                 version=key[2],
                 deployed_as=shipped.action,
                 data=None if origin is None else origin.data,
-                data_at=_at(data_at),
-                run_started_at=_at(run_at),
-                registered_at=_at(registered),
-                evaluated_at=_at(evaluated),
+                data_at=at_or_none(data_at),
+                run_started_at=at_or_none(run_at),
+                registered_at=at_or_none(registered),
+                evaluated_at=at_or_none(evaluated),
                 deployed_at=at(shipped.time),
-                promoted_at=_at(promoted),
+                promoted_at=at_or_none(promoted),
                 data_to_run_s=_between(data_at, run_at),
                 run_to_registered_s=_between(run_at, registered),
                 registered_to_evaluated_s=_between(registered, evaluated),
@@ -87,10 +81,6 @@ def _between(start: float | None, end: float | None) -> float | None:
     return max(0.0, end - start)
 
 
-def _at(moment: float | None) -> datetime | None:
-    return None if moment is None else at(moment)
-
-
 def summary(rows: list[LeadTime]) -> LeadTimeSummary:
     return LeadTimeSummary.model_validate(
         {
@@ -116,9 +106,9 @@ def delivery(history: History) -> Delivery:
             continue
         if isinstance(restores, int):
             undone.update((endpoint, n) for n in range(restores + 1, number))
-        head = history.deployment(endpoint.removeprefix("endpoint:"), number - 1)
-        if head is not None:
-            served.append(event.time - head.time)
+        lasted = history.served_before(event)
+        if lasted is not None:
+            served.append(lasted)
     failed = sum((event.subject, event.data.get("number")) in undone for event in changes)
     return Delivery(
         deployments=len(changes),

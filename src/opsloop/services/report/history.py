@@ -54,6 +54,8 @@ KINDS = (
 )
 # A first deployment of a version on an endpoint (a promote only moves one already there).
 SHIPPING_ACTIONS = frozenset({"deploy", "canary", "shadow"})
+# A version shipped: ((project, model, version), (endpoint, its first deployment there)).
+Shipped = tuple[reads.VersionKey, tuple[str, reads.DeploymentRow]]
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class History:
     by_kind: dict[str, list[Happened]]
     runs: dict[str, reads.RunSpan]
     deployments: dict[str, list[reads.DeploymentRow]]  # endpoint name -> by number
+    shipped: list[Shipped] = field(default_factory=list)
     origins: dict[reads.VersionKey, reads.Origin] = field(default_factory=dict)
     evaluation_times: dict[int, float] = field(default_factory=dict)
     review_backlog: tuple[int, float | None] = (0, None)
@@ -116,6 +119,15 @@ class History:
         if 1 <= number <= len(rows) and rows[number - 1].number == number:
             return rows[number - 1]
         return next((row for row in rows if row.number == number), None)
+
+    def served_before(self, rollback: Happened) -> float | None:
+        """How long the deployment a rollback undid served, up to the rollback; None when
+        that deployment is not known."""
+        number = rollback.data.get("number")
+        if not isinstance(number, int):
+            return None
+        undone = self.deployment(rollback.subject.removeprefix("endpoint:"), number - 1)
+        return None if undone is None else rollback.time - undone.time
 
 
 def scope_of(db: Database, project: str | None, endpoint: str | None) -> Scope:
@@ -163,10 +175,10 @@ def read(db: Database, scope: Scope, since: float, until: float) -> History:
             deployments=dict(histories),
         )
         _keep(history, happened)
-        shipped = shipped_versions(history)
-        history.origins = reads.version_origins(conn, {key for key, _row in shipped})
+        history.shipped = _shipped_versions(history)
+        history.origins = reads.version_origins(conn, {key for key, _row in history.shipped})
         history.evaluation_times = reads.evaluation_times(
-            conn, _evaluation_ids(history, [row for _key, row in shipped])
+            conn, _evaluation_ids(history, [row for _key, row in history.shipped])
         )
         history.review_backlog = reads.review_backlog(conn, ids, until)
         history.review_routed = reads.review_routed(conn, ids, since, until)
@@ -198,13 +210,10 @@ def _keep(history: History, happened: list[Happened]) -> None:
     history.by_kind = dict(by_kind)
 
 
-def shipped_versions(
-    history: History,
-) -> list[tuple[reads.VersionKey, tuple[str, reads.DeploymentRow]]]:
-    """Each version's first deployment on each endpoint, where that fell in the period:
-    ((project, model, version), (endpoint, deployment))."""
+def _shipped_versions(history: History) -> list[Shipped]:
+    """Each version's first deployment on each endpoint, where that fell in the period."""
     projects = {row.name: row.project for row in history.scope.endpoints}
-    found = []
+    found: list[Shipped] = []
     for endpoint, rows in history.deployments.items():
         seen: set[tuple[str | None, int | None]] = set()
         for row in rows:

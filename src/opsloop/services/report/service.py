@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 from opsloop.domain.errors import InvalidInput
 from opsloop.domain.names import check_name
 from opsloop.domain.report import Labels, Level, Report, Stage, StageReport
-from opsloop.domain.review import Spread
 from opsloop.services.report import delivery
 from opsloop.services.report.history import read, scope_of
 from opsloop.services.report.stages import maturity
+from opsloop.services.review.figures import spread
 from opsloop.store.repos._time import at, epoch_of
 
 if TYPE_CHECKING:
@@ -91,22 +91,11 @@ class ReportService:
     def labels(self, endpoints: Sequence[str], since: float, until: float) -> Labels:
         """Label delay over the served (not shadow) predictions made in the period that
         have a label: from the prediction to its latest label."""
-        import numpy as np
-
-        delays = [
-            np.asarray(self.log.label_delays(name, at(since), at(until)), dtype=np.float64)
-            for name in endpoints
-        ]
-        if not delays:
-            return Labels(labelled=0, label_delay=None)
-        joined = np.concatenate(delays)
-        if joined.size == 0:
-            return Labels(labelled=0, label_delay=None)
-        median, p90 = np.quantile(joined, [0.5, 0.9])
-        return Labels(
-            labelled=int(joined.size),
-            label_delay=Spread(median=float(median), p90=float(p90), count=int(joined.size)),
+        start, end = at(since), at(until)
+        found = spread(
+            delay for name in endpoints for delay in self.log.label_delays(name, start, end)
         )
+        return Labels(labelled=found.count if found else 0, label_delay=found)
 
 
 def moment(value: datetime | float | str, field: str) -> float:
@@ -136,8 +125,8 @@ def moment(value: datetime | float | str, field: str) -> float:
 def next_to_automate(stages: list[StageReport]) -> Stage | None:
     """The manual stage that costs people the most measured hours per month."""
     costly = [
-        (row.hours.people.hours_per_month, row.stage)
+        (hours, row.stage)
         for row in stages
-        if row.level is Level.MANUAL and row.hours.people.hours_per_month
+        if row.level is Level.MANUAL and (hours := row.hours.people.hours_per_month)
     ]
-    return max(costly, key=lambda pair: pair[0] or 0.0)[1] if costly else None
+    return max(costly, key=lambda pair: pair[0])[1] if costly else None

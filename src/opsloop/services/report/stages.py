@@ -11,9 +11,15 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Literal
 
-from opsloop.domain.report import SideHours, Stage, StageHours, StageReport, level_of
+from opsloop.domain.report import (
+    SideHours,
+    Stage,
+    StageHours,
+    StageReport,
+    StageScope,
+    level_of,
+)
 from opsloop.services.report.history import (
     DEPLOY_KINDS,
     PIPELINE_KINDS,
@@ -29,8 +35,6 @@ MONTH_DAYS = 30.0
 DEPLOYMENT_MOVE = re.compile(
     r"(deploy|canary|shadow|promote|rollback) on endpoint \S+ \(deployment \d+\)"
 )
-
-Scope = Literal["project", "endpoint", "mixed"]
 
 
 def plural(number: int, thing: str) -> str:
@@ -89,7 +93,7 @@ def _row(
     *,
     counted: str,
     measures: str | None,
-    scope: Scope,
+    scope: StageScope,
     note: str = "",
     hours: Tally | None = None,
 ) -> StageReport:
@@ -108,6 +112,14 @@ def _row(
 
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _timed(history: History, kind: str, key: str) -> Tally:
+    """The events of ``kind``, each timed by the number its data holds under ``key``."""
+    tally = Tally()
+    for event in history.of(kind):
+        tally.add(by_machine(event), _number(event.data.get(key)))
+    return tally
 
 
 def maturity(history: History) -> list[StageReport]:
@@ -148,14 +160,11 @@ def data_collection(history: History) -> StageReport:
 
 
 def validation(history: History) -> StageReport:
-    tally = Tally()
-    failed = 0
-    for event in history.of("dataset_version.validated"):
-        tally.add(by_machine(event), _number(event.data.get("duration_s")))
-        failed += event.data.get("verdict") == "fail"
+    kind = "dataset_version.validated"
+    failed = sum(event.data.get("verdict") == "fail" for event in history.of(kind))
     return _row(
         Stage.VALIDATION,
-        tally,
+        _timed(history, kind, "duration_s"),
         history,
         counted="dataset versions validated",
         measures="the validation call (schema and drift)",
@@ -185,12 +194,9 @@ def training(history: History) -> StageReport:
 
 
 def evaluation(history: History) -> StageReport:
-    tally = Tally()
-    for event in history.of("model_version.evaluated"):
-        tally.add(by_machine(event), _number(event.data.get("duration_s")))
     return _row(
         Stage.EVALUATION,
-        tally,
+        _timed(history, "model_version.evaluated", "duration_s"),
         history,
         counted="model versions evaluated",
         measures="the evaluation call (recorded as duration_s on the event)",
@@ -263,12 +269,9 @@ def _canary_start(history: History, endpoint: str, data: dict[str, object]) -> f
 
 
 def monitoring(history: History) -> StageReport:
-    tally = Tally()
-    for event in history.of("monitor.ran"):
-        tally.add(by_machine(event), _number(event.data.get("seconds")))
     return _row(
         Stage.MONITORING,
-        tally,
+        _timed(history, "monitor.ran", "seconds"),
         history,
         counted="monitor runs",
         measures="a monitor run's computation",
@@ -311,14 +314,8 @@ def rollback(history: History) -> StageReport:
     tally = Tally()
     by_alerts = 0
     for event in history.of(ROLLBACK_KIND):
-        number = event.data.get("number")
-        undone = (
-            history.deployment(event.subject.removeprefix("endpoint:"), number - 1)
-            if isinstance(number, int)
-            else None
-        )
         by_alerts += event.actor_kind == "monitor"
-        tally.add(by_machine(event), None if undone is None else event.time - undone.time)
+        tally.add(by_machine(event), history.served_before(event))
     return _row(
         Stage.ROLLBACK,
         tally,

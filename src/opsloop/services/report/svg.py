@@ -23,7 +23,7 @@ COLOURS = {
     Level.MANUAL: ("#fff3dc", "#a45f00", "#7a4600"),
     Level.AUTOMATED: ("#e4f5ec", "#16794c", "#0f5a38"),
 }
-# The terminal's marks for the same levels (cli/report.py draws them).
+# The marks for the same levels (the terminal and the page draw them too).
 MARKS = {Level.NOT_HANDLED: "○", Level.MANUAL: "◐", Level.AUTOMATED: "●"}
 
 
@@ -38,7 +38,7 @@ def maturity_map(report: Report) -> str:
         'stroke="#e3e6ec"/>',
         f'<text x="24" y="34" font-size="18" font-weight="700" fill="#1d2330">'
         f"{escape(_heading(report))}</text>",
-        f'<text x="24" y="56" fill="#6b7280">{escape(_period(report))}</text>',
+        f'<text x="24" y="56" fill="#6b7280">{escape(period(report))}</text>',
         *_legend(),
         *_columns(),
     ]
@@ -53,14 +53,19 @@ def maturity_map(report: Report) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _heading(report: Report) -> str:
+def subject(report: Report) -> str:
+    """What the report covers: ``project mod · endpoint ep``, or ``every project``."""
     what = f"project {report.project}" if report.project else "every project"
     if report.endpoint:
         what += f" · endpoint {report.endpoint}"
-    return f"Maturity map — {what}"
+    return what
 
 
-def _period(report: Report) -> str:
+def _heading(report: Report) -> str:
+    return f"Maturity map — {subject(report)}"
+
+
+def period(report: Report) -> str:
     since = report.since.strftime("%Y-%m-%d %H:%M")
     until = report.until.strftime("%Y-%m-%d %H:%M")
     return f"{since} → {until} UTC ({report.days:.3g} days, {report.events:,} events)"
@@ -106,7 +111,7 @@ def _row(row: StageReport, top: int) -> list[str]:
         f'stroke="{stroke}"{dashed}/>',
         f'<text x="305" y="{middle + 5}" text-anchor="middle" font-weight="700" fill="{ink}">'
         f"{escape(MARKS[row.level] + ' ' + row.level.value)}</text>",
-        *_two_lines(396, middle, _who(row), _short(row.note)),
+        *_two_lines(396, middle, who(row), _short(row.note)),
         *_two_lines(686, middle, *_hours(row)),
         "</g>",
     ]
@@ -123,7 +128,7 @@ def _two_lines(x: int, middle: int, first: str, second: str) -> list[str]:
     ]
 
 
-def _who(row: StageReport) -> str:
+def who(row: StageReport) -> str:
     if row.by_people == 0 and row.by_machines == 0:
         return "nothing recorded"
     return f"{row.by_people:,} by people, {row.by_machines:,} by machines"

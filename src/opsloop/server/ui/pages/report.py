@@ -13,28 +13,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from opsloop.domain.report import LEAD_STEPS, Level, SideHours, StageReport
+from opsloop.domain.report import LEAD_STEP_TITLES, Level, SideHours, by_people_hours
 from opsloop.server.ui.render import render
 from opsloop.server.ui.viewer import Viewer, viewer_of
-from opsloop.services.report.service import moment
 from opsloop.services.report.svg import MARKS, hours_text
 
 router = APIRouter(include_in_schema=False)
 SHOWN_LEAD_TIMES = 50
-STEP_TITLES = dict(
-    zip(
-        LEAD_STEPS,
-        (
-            "data → run",
-            "run → registered",
-            "registered → evaluated",
-            "evaluated → deployed",
-            "deployed → promoted",
-            "total",
-        ),
-        strict=True,
-    )
-)
 
 
 @router.get("/ui/report", response_class=HTMLResponse)
@@ -52,8 +37,8 @@ def report_page(
     found = platform.report.build(
         project=chosen.project,
         endpoint=chosen.endpoint,
-        since=None if chosen.since is None else moment(chosen.since.strip(), "since"),
-        until=None if chosen.until is None else moment(chosen.until.strip(), "until"),
+        since=None if chosen.since is None else chosen.since.strip(),
+        until=None if chosen.until is None else chosen.until.strip(),
     )
     endpoints = platform.deployments.list_endpoints(found.project)
     return render(
@@ -66,10 +51,10 @@ def report_page(
         map_svg=Markup(platform.report.svg(found)),
         projects=[p.name for p in platform.projects.list_projects()],
         endpoints=[e.name for e in endpoints],
-        hours=sorted(found.stages, key=_people_first),
+        hours=by_people_hours(found.stages),
         marks={level.value: MARKS[level] for level in Level},
         side=side_text,
-        steps=STEP_TITLES,
+        steps=LEAD_STEP_TITLES,
         lead_times=found.lead_times[-SHOWN_LEAD_TIMES:],
         next_row=None if found.next_to_automate is None else found.stage(found.next_to_automate),
     )
@@ -92,12 +77,6 @@ class Chosen:
             "until": self.until,
         }
         return urlencode({key: value for key, value in chosen.items() if value})
-
-
-def _people_first(row: StageReport) -> tuple[float, float]:
-    """The stages costing people the most first: where automating saves the most."""
-    people, machines = row.hours.people.hours_per_month, row.hours.machines.hours_per_month
-    return (-(people or 0.0), -(machines or 0.0))
 
 
 def side_text(side: SideHours) -> str:
