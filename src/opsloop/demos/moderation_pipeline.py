@@ -8,21 +8,7 @@ accuracy as a canary on half the traffic before it is promoted.
 from __future__ import annotations
 
 from opsloop.demos import moderation
-from opsloop.demos._workload import Pace, pace_from_environment
-from opsloop.pipelines.retrain import retrain_pipeline
+from opsloop.demos._retrain import demo_retrain
 
-PACE: Pace = pace_from_environment()
-
-retrain = retrain_pipeline(
-    name=moderation.PIPELINE,
-    endpoint=moderation.ENDPOINT,
-    project=moderation.PROJECT,
-    train=moderation.train,
-    target=moderation.TARGET,
-    gate=moderation.GATE,
-    canary=50,
-    canary_predictions=30,
-    canary_timeout_s=PACE.canary_timeout_s,
-    metric="accuracy",
-    tolerance=0.05,  # thirty labelled canary e-mails measure accuracy to about ±0.05
-)
+# Thirty labelled canary e-mails measure accuracy to about ±0.05.
+retrain = demo_retrain(moderation, metric="accuracy", tolerance=0.05)

@@ -34,7 +34,7 @@ from opsloop.demos._story import Outcome, outcome, read_events, story_line
 from opsloop.demos._traffic import Replay
 from opsloop.demos._workload import PACE_VARIABLE, Pace, Workload
 from opsloop.domain.alerts import parse_rules
-from opsloop.domain.entities import Event
+from opsloop.domain.entities import Event, ModelVersion
 from opsloop.domain.errors import InvalidInput
 from opsloop.domain.report import Report
 
@@ -119,7 +119,10 @@ def run_demo(
     serve: bool = True,
     interactive: bool = False,
     console: Console | None = None,
+    show_report: Callable[[Report, Console], None] | None = None,
 ) -> DemoResult:
+    """The demo of workload ``name``, the steps above; ``show_report`` prints the report read
+    at the end (the CLI passes its summary of one)."""
     import opsloop
 
     console = console or Console()
@@ -143,7 +146,7 @@ def run_demo(
     try:
         client = opsloop.connect(url=server.url)
         with console.status("training, gating and deploying the first model (by hand)"):
-            first = workload.first_model(data, pace)
+            first = workload.first_model(data)
             from opsloop.sdk.monitoring import set_monitor
             from opsloop.sdk.review import set_review_policy
 
@@ -152,7 +155,9 @@ def run_demo(
             if review is not None:
                 set_review_policy(client, workload.endpoint, review)
         console.print(f"[bold]{workload.title}[/]")
-        console.print(f"first model {first} serves [bold]{workload.endpoint}[/] on {server.url}")
+        console.print(
+            f"first model {first.ref} serves [bold]{workload.endpoint}[/] on {server.url}"
+        )
         if interactive and review is not None:
             console.print(
                 f"review the uncertain items yourself: {server.url}/ui/review/{workload.endpoint}"
@@ -171,14 +176,18 @@ def run_demo(
             first=first,
         )
         result.url, result.home = server.url, home
-        result.report = opsloop.report(project=workload.project, endpoint=workload.endpoint)
+        report = opsloop.report(project=workload.project, endpoint=workload.endpoint)
+        result.report = report
         # Every Event the report was computed from (the story above began after the first
         # model); the monitor goes on writing, so those after the report are left out.
-        result.events = [
-            e for e in read_events(client, workload.project) if e.time < result.report.until
-        ]
-        _print(console, workload, result, pace)
-        _print_report(console, result.report)
+        result.events = [e for e in read_events(client, workload.project) if e.time < report.until]
+        _print(console, workload, result)
+        if show_report is not None:
+            show_report(report, console)
+            console.print(
+                f"the whole report: opsloop report --project {report.project} "
+                f"--endpoint {report.endpoint}"
+            )
         if serve and server.alive():
             console.print(
                 f"\n[bold]opsloop is running on {server.url}[/] — the UI at {server.url}/ui, "
@@ -204,7 +213,7 @@ def _replay(
     interactive: bool,
     review: bool,
     after_id: int,
-    first: str,
+    first: ModelVersion,
 ) -> DemoResult:
     progress = Progress(
         TextColumn("{task.description}"),
@@ -222,7 +231,6 @@ def _replay(
         replay_s=pace.replay_s,
         label_delay_s=pace.label_delay_s,
         label_share=workload.label_share,
-        label_of=workload.label_of,
         on_sent=lambda n: progress.update(
             task, completed=n, moment=f"{requests[n - 1].happened:%Y-%m-%d}"
         ),
@@ -263,15 +271,8 @@ def _replay(
             reviewer.join(timeout=10)
     _tell(client, workload.project, seen[-1].id if seen else after_id, replay, seen, console.print)
     [rule] = parse_rules([workload.alert])
-    first_version = int(first.rsplit("@", 1)[-1])
     found = outcome(
-        client,
-        workload.endpoint,
-        workload.figure,
-        seen,
-        started=replay.started_at,
-        first_version=first_version,
-        rule=rule,
+        client, workload.endpoint, workload.figure, seen, started=replay.started_at, rule=rule
     )
     found.moments = {
         "onset": _moment(replay, found.onset_s),
@@ -283,7 +284,7 @@ def _replay(
         url=url,
         home=Path(),
         outcome=found,
-        first_version=first,
+        first_version=first.ref,
         sent=len(replay.state.sent),
         labelled=replay.state.labelled,
         reviewed=0 if reviewer is None else reviewer.decided,
@@ -329,7 +330,7 @@ def _moment(replay: Replay, offset: float | None) -> Any:
     return None if offset is None else replay.happened_at(replay.started_at + offset)
 
 
-def _print(console: Console, workload: Workload, result: DemoResult, pace: Pace) -> None:
+def _print(console: Console, workload: Workload, result: DemoResult) -> None:
     found = result.outcome
     table = Table(title=f"{workload.name}: what happened", show_header=False)
     table.add_column(style="bold")
@@ -345,8 +346,7 @@ def _print(console: Console, workload: Workload, result: DemoResult, pace: Pace)
     table.add_row(f"{label} before drift", _number(found.before))
     table.add_row(f"{label} at its worst", _number(found.worst))
     table.add_row(f"{label} after recovery", _number(found.after))
-    [rule] = parse_rules([workload.alert])
-    table.add_row("alert rule", rule.condition)
+    table.add_row("alert rule", found.rule.condition)
     table.add_row("onset", _when(found.onset_s, found.moments.get("onset")))
     table.add_row(
         "detected", _after(found.onset_s, found.detected_s, found.moments.get("detected"))
@@ -355,7 +355,7 @@ def _print(console: Console, workload: Workload, result: DemoResult, pace: Pace)
         "recovered (promoted)",
         _after(found.onset_s, found.recovered_s, found.moments.get("recovered")),
     )
-    table.add_row("retrains", _retrains(result.events))
+    table.add_row("retrains", _retrains(found))
     table.add_row(
         "loop",
         "[green]closed[/]" if found.closed else "[red]did not close[/] (see the Events above)",
@@ -365,43 +365,16 @@ def _print(console: Console, workload: Workload, result: DemoResult, pace: Pace)
         console.print(f"[red]failed request[/]: {failure}")
 
 
-def _print_report(console: Console, found: Report) -> None:
-    """The maturity map of what just happened (``opsloop report`` shows the rest)."""
-    from opsloop.cli.report import heading, maturity_table, next_step
-
-    console.print(heading(found), style="bold", soft_wrap=True, highlight=False)
-    console.print(maturity_table(found))
-    console.print(next_step(found))
-    console.print(
-        f"the whole report: opsloop report --project {found.project} --endpoint {found.endpoint}"
-    )
-
-
-def _retrains(events: list[Event]) -> str:
+def _retrains(found: Outcome) -> str:
     """How many retrains the alerts started, and how each ended."""
-    started = [
-        e for e in events if e.kind == "pipeline_run.started" and e.actor_kind.value != "user"
-    ]
-    ends = [
-        e.kind.rsplit(".", 1)[-1]
-        for e in events
-        if e.kind in ("model_version.evaluated", "endpoint.promoted", "endpoint.rolled_back")
-        and e.actor_kind.value == "pipeline"
-    ]
     told = {
-        "gate said go": sum(1 for e in events if _verdict(e) == "go"),
-        "gate said no-go": sum(1 for e in events if _verdict(e) == "no-go"),
-        "promoted": ends.count("promoted"),
-        "rolled back": ends.count("rolled_back"),
+        "gate said go": found.verdicts.count("go"),
+        "gate said no-go": found.verdicts.count("no-go"),
+        "promoted": found.promotions,
+        "rolled back": found.rollbacks,
     }
     shown = ", ".join(f"{what} {count}" for what, count in told.items() if count)
-    return f"{len(started)} started by alerts" + (f": {shown}" if shown else "")
-
-
-def _verdict(event: Event) -> str | None:
-    if event.kind != "model_version.evaluated" or event.actor_kind.value != "pipeline":
-        return None
-    return str(event.data.get("verdict"))
+    return f"{found.retrains} started by alerts" + (f": {shown}" if shown else "")
 
 
 def _number(value: float | None) -> str:
