@@ -17,7 +17,7 @@ from opsloop.services.monitoring.inputs import CATEGORICAL, NUMERIC, Feature, co
 from opsloop.services.monitoring.performance import realized, service_levels
 from opsloop.services.monitoring.quality import quality_values
 from opsloop.services.monitoring.reference import Reference
-from opsloop.services.monitoring.served import ServedModel
+from opsloop.services.monitoring.served import ServedModel, ranks
 from opsloop.services.monitoring.window import (
     Window,
     chunks,
@@ -119,6 +119,38 @@ def test_regression_performance() -> None:
     assert figures == pytest.approx(
         {"mae": 2 / 3, "rmse": np.sqrt(2 / 3), "mape": (1.0 + 0.2 + 0.0) / 3}
     )
+
+
+@pytest.mark.parametrize(
+    ("task", "predictions", "ranking"),
+    [
+        (None, [[3, 8], [5]], True),  # no model to ask: answers logged as lists rank
+        (None, ['["3", "8"]', None], True),  # their JSON text too
+        (None, [1, 0], False),
+        ("ranking", [1, 0], True),  # else the served model's task decides
+        ("classification", [[3, 8], [5]], False),  # a declared task wins over lists seen
+    ],
+)
+def test_a_pass_measures_a_ranking_when_the_served_task_says_so(
+    task: str | None, predictions: list[object], ranking: bool
+) -> None:
+    served = None if task is None else ServedModel.of(version([0, 1]), task=task)
+    assert ranks(served, pa.table({"prediction": pa.array(predictions)})) is ranking
+
+
+def test_a_ranking_is_measured_on_its_lists_at_k() -> None:
+    # The log keeps labels of mixed kinds (a click list, item grades) as their JSON text.
+    rows, times = logged([["a", "b"], ["c", "d"], ["e"]], ['["b"]', '{"x": 5}', None])
+    found, figures = realized(rows, times, None, min_labels=1, ranking=True, k=2)
+    assert figures["hit_rate_at_k"] == 0.5  # "b" found for the first; "x" not for the second
+    assert figures["mrr"] == 0.25
+    assert found["performance.mrr"][1] == {
+        "labels": 2,
+        "uncertain": False,
+        "k": 2,
+        "relevance_threshold": None,
+        "with_relevant": 2,
+    }
 
 
 def test_service_levels() -> None:

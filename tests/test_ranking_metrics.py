@@ -180,3 +180,23 @@ def test_a_gate_reads_item_and_relevance_threshold() -> None:
     assert (gate.group, gate.item, gate.k, gate.relevance_threshold) == ("user", "movie", 5, 4.0)
     with pytest.raises(InvalidInput, match="'relevance_threshold' must be a number"):
         Gate.parse("relevance_threshold: [4]\n")
+
+
+@pytest.mark.parametrize(
+    ("source", "field", "words"),
+    [
+        ("item: movie\n", "group", "needs the group column (group: the user or query)"),
+        (
+            "group: user\nitem: movie\ntask: regression\n",
+            "task",
+            "item: measures a ranking of lists, but the gate says task: regression",
+        ),
+    ],
+)
+def test_a_gate_of_lists_names_its_group_and_no_other_task(
+    source: str, field: str, words: str
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        Gate.parse(source)
+    assert caught.value.field == field
+    assert words in caught.value.headline

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pandas as pd
 import pytest
 
 import opsloop
 from opsloop.domain.entities import Actor
 from opsloop.domain.errors import InvalidInput
-from opsloop.pipelines.retrain import _live_scores, labelled_traffic, retrain_pipeline
+from opsloop.pipelines.retrain import _live_scores, labelled_traffic
 from opsloop.sdk.client import Client
 from opsloop.services.evaluation.ranking import judgement, list_metrics, ranked
-from opsloop.services.pipelines.definitions import REGISTRY
 from opsloop.services.platform import Platform
 
 from .test_ranking_endpoint import EXAMPLE, TopItems, ratings
@@ -58,24 +56,3 @@ def test_ranking_feedback_becomes_one_row_per_judged_item(sdk: Client) -> None:
         3,
     )
     assert scores == {"primary": (3, pytest.approx(expected["ndcg_at_k"]))}
-
-
-@pytest.mark.parametrize("metric", ["ndcg_at_k", "precision_at_k", "mrr", "hit_rate_at_k"])
-def test_a_ranking_metric_may_judge_a_canary(metric: str) -> None:
-    def train(frame: pd.DataFrame, target: str) -> None:
-        return None
-
-    name = f"retrain-recs-{metric.replace('_', '-')}"
-    made = retrain_pipeline(
-        name=name,
-        endpoint="recs",
-        train=train,
-        target="rating",
-        gate="target: rating\ngroup: user\nitem: item\nrules:\n  - ndcg_at_k >= champion\n",
-        metric=metric,
-        item="item",
-        k=5,
-        relevance_threshold=4,
-    )
-    assert REGISTRY.get(name) is made
-    REGISTRY.remove(name)

@@ -25,7 +25,7 @@ from opsloop.sdk.datasets import log_dataset
 from opsloop.sdk.models import register_model
 from opsloop.sdk.monitoring import run_monitor, set_monitor
 from opsloop.server.app import create_app
-from opsloop.server.ui.pages.monitoring import drift_of, score
+from opsloop.server.ui.pages.monitoring import drift_of, label_drift_of, live_figure, score
 from opsloop.services.monitoring.history import MonitorHistory
 from opsloop.services.platform import Platform
 from opsloop.store.repos.monitors import DriftBucket
@@ -352,6 +352,22 @@ def test_a_drift_score_is_one_at_the_threshold(
     assert found == (None if expected is None else pytest.approx(expected))
 
 
+@pytest.mark.parametrize(
+    ("figures", "shown"),
+    [
+        ({"performance.accuracy": 0.9, "performance.mae": 2.0}, ("", 0.9)),
+        ({"performance.accuracy": None, "performance.mae": 2.0}, ("MAE", 2.0)),
+        ({"performance.ndcg_at_k": 0.4}, ("NDCG@k", 0.4)),
+        ({"performance.mae": None, "performance.ndcg_at_k": None}, ("", None)),
+        ({}, ("", None)),
+    ],
+)
+def test_a_window_shows_accuracy_else_a_regressors_mae_else_a_rankings_ndcg(
+    figures: dict[str, float | None], shown: tuple[str, float | None]
+) -> None:
+    assert live_figure(figures) == shown
+
+
 def test_grouped_windows_draw_each_features_worst_and_the_newest_verdict_leads() -> None:
     """Two windows a group: a distance's largest and a test's smallest p-value each."""
     now = datetime.now(UTC)
@@ -417,6 +433,7 @@ def test_the_history_reads_verdicts_from_the_details_on_each_store(settings: Set
         psi["statistics"] = {"psi": 0.5}
         chi2 = {"test": "chi2", "threshold": 0.05, "drifted": False}
         share = {"drifted": ["links"], "features": 2}
+        label = {**psi, "drifted": False, "statistics": {"psi": 0.1}, "compared": "grades"}
 
         def rows(end: float) -> list[tuple[str, float, Any]]:
             p_value = end / HOUR / 10  # 0.1, 0.2, 0.3: one per window
@@ -429,6 +446,7 @@ def test_the_history_reads_verdicts_from_the_details_on_each_store(settings: Set
                 ("drift.links", 0.5, psi),
                 ("drift.lang", 1.0, lang),
                 ("drift.share_drifted", 0.5, share),
+                ("drift.label", 0.1, label),
                 ("performance.accuracy", 0.75, None),
             ]
 
@@ -459,6 +477,7 @@ def test_the_history_reads_verdicts_from_the_details_on_each_store(settings: Set
             ("performance.accuracy", 3 * HOUR, 0.75),
         ]
         # One window a group; only lang's test decides by a p-value, read out of its detail.
+        # The labels' drift is no feature's: not drawn with them, only shown as the newest.
         assert history.group_s == HOUR
         assert sorted(history.drift) == [
             (2, "drift.lang", 1.0, pytest.approx(0.2), 2 * HOUR),
@@ -468,10 +487,14 @@ def test_the_history_reads_verdicts_from_the_details_on_each_store(settings: Set
         ]
         assert history.drifted == {2 * HOUR: ["links"], 3 * HOUR: ["links"]}
         assert [(v.metric, v.window_end.timestamp()) for v in history.newest_drift] == [
+            ("drift.label", 3 * HOUR),
             ("drift.lang", 3 * HOUR),
             ("drift.links", 3 * HOUR),
             ("drift.share_drifted", 3 * HOUR),
         ]
+        shown = label_drift_of(history)
+        assert shown is not None and shown.compared == "grades"
+        assert (shown.verdict.statistic, shown.verdict.drifted) == (0.1, False)
         # Fewer points than windows: three windows a group, the smallest p-value of each.
         grouped = platform.monitoring.history("moderation", [], 0.0, max_windows=10, max_points=1)
         assert grouped.group_s == 3 * HOUR
@@ -489,6 +512,29 @@ def test_the_history_reads_verdicts_from_the_details_on_each_store(settings: Set
             share,
             3 * HOUR + 5,
         )
+        # A newer window whose only drift is the labels' (no feature in the reference) is
+        # still the newest drift shown.
+        with platform.db.begin() as conn:
+            conn.execute(
+                monitor_values.insert(),
+                {
+                    "endpoint_id": endpoint_id,
+                    "metric": "drift.label",
+                    "window_start": 3 * HOUR,
+                    "window_end": 4 * HOUR,
+                    "value": 0.3,
+                    "detail": {**label, "drifted": True},
+                    "computed_at": 4 * HOUR + 5,
+                },
+            )
+            monitors.advance(conn, endpoint_id, 4 * HOUR)
+        later = platform.monitoring.history("moderation", [], 0.0, max_windows=10, max_points=10)
+        assert [(v.metric, v.window_end.timestamp()) for v in later.newest_drift] == [
+            ("drift.label", 4 * HOUR)
+        ]
+        assert {b.metric for b in later.drift} == {"drift.lang", "drift.links"}
+        shown = label_drift_of(later)
+        assert shown is not None and (shown.verdict.statistic, shown.verdict.drifted) == (0.3, True)
     finally:
         client.close()
 

@@ -61,6 +61,22 @@ def count_option(data: dict[str, Any], key: str) -> int | None:
     return value
 
 
+def is_number(value: Any) -> bool:
+    """A finite number, not true/false (YAML reads ``yes`` as true)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value)
+
+
+def number_option(data: dict[str, Any], key: str) -> float | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not is_number(value):
+        raise _invalid(f"gate option '{key}' must be a number, got {value!r}")
+    return float(value)
+
+
 def label_option(data: dict[str, Any], key: str) -> bool | int | float | str | None:
     value = data.get(key)
     if value is None or isinstance(value, bool | int | str):
@@ -83,12 +99,7 @@ def costs_option(data: dict[str, Any]) -> dict[str, float] | None:
     costs: dict[str, float] = {}
     for name in expected:
         cost = value[name]
-        if (
-            isinstance(cost, bool)
-            or not isinstance(cost, int | float)
-            or not math.isfinite(cost)
-            or cost < 0
-        ):
+        if not is_number(cost) or cost < 0:
             raise _invalid(f"gate option 'costs': {name} must be a number >= 0, got {cost!r}")
         costs[name] = float(cost)
     return costs

@@ -32,10 +32,9 @@ are skipped and named.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import ConfigDict, Field
 
@@ -169,16 +168,27 @@ class Gate(Entity):
             Rule(text=line, **text.parse_rule(line, number))
             for number, line in enumerate(text.rule_texts(data), start=1)
         ]
+        task = text.choice_option(data, "task", TASKS)
+        group, item = text.text_option(data, "group"), text.text_option(data, "item")
+        if item is not None and group is None:
+            raise InvalidInput(
+                "a ranking of lists needs the group column (group: the user or query) beside item:",
+                field="group",
+            )
+        if item is not None and task not in (None, "ranking"):
+            raise InvalidInput(
+                f"item: measures a ranking of lists, but the gate says task: {task}", field="task"
+            )
         return cls(
             endpoint=text.text_option(data, "endpoint"),
             target=text.text_option(data, "target"),
-            task=text.choice_option(data, "task", TASKS),  # type: ignore[arg-type]
+            task=task,  # type: ignore[arg-type]
             positive=text.label_option(data, "positive"),
             segment=text.text_option(data, "segment"),
             k=text.count_option(data, "k") or 10,
-            group=text.text_option(data, "group"),
-            item=text.text_option(data, "item"),
-            relevance_threshold=_number_option(data, "relevance_threshold"),
+            group=group,
+            item=item,
+            relevance_threshold=text.number_option(data, "relevance_threshold"),
             costs=Costs(**costs) if costs is not None else None,
             latency_sample=text.count_option(data, "latency_sample"),
             rules=rules,
@@ -209,15 +219,6 @@ class Gate(Entity):
             else:
                 results.append(_judge_metric(rule, candidate, champion, task))
         return results
-
-
-def _number_option(data: dict[str, Any], key: str) -> float | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInput(f"gate option '{key}' must be a number, got {value!r}", field="gate")
-    return float(value)
 
 
 def verdict(results: Iterable[RuleResult]) -> Literal["go", "no-go"]:

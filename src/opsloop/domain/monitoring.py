@@ -36,6 +36,7 @@ from typing import Any
 from pydantic import Field
 
 from opsloop.domain import _yaml
+from opsloop.domain._gate_text import is_number
 from opsloop.domain._yaml import BadKey
 from opsloop.domain.alerts import shown_url
 from opsloop.domain.entities import Entity, storable
@@ -254,7 +255,7 @@ def _moment(value: Any, key: str) -> datetime:
         moment = value
     elif isinstance(value, date):
         moment = datetime(value.year, value.month, value.day)
-    elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+    elif is_number(value):
         try:
             moment = datetime.fromtimestamp(float(value), UTC)
         except (OverflowError, OSError, ValueError):
@@ -319,7 +320,7 @@ def _k(value: Any) -> int:
 def _threshold(value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not is_number(value):
         raise BadKey(("relevance_threshold",), f"must be a number, got {value!r}")
     return float(value)
 
@@ -350,12 +351,7 @@ def _drift(value: Any) -> DriftPolicy:
         )
     checked: dict[str, int | float] = {}
     for name, number in thresholds.items():
-        if (
-            isinstance(number, bool)
-            or not isinstance(number, int | float)
-            or not math.isfinite(number)
-            or number < 0
-        ):
+        if not is_number(number) or number < 0:
             raise BadKey(
                 ("drift", "thresholds", str(name)), f"must be a number >= 0, got {number!r}"
             )

@@ -32,15 +32,11 @@ import pandas as pd
 
 import opsloop
 from opsloop.domain.errors import InvalidInput
+from opsloop.domain.monitoring import RANKING_K
 from opsloop.domain.names import parse_dataset_ref
 from opsloop.services.evaluation import metrics
-from opsloop.services.evaluation.ranking import (
-    RANKING_METRICS,
-    decoded,
-    judgement,
-    list_metrics,
-    ranked,
-)
+from opsloop.services.evaluation.ranking import RANKING_METRICS, check_k, decoded, measure_logged
+from opsloop.services.monitoring.served import is_ranked
 from opsloop.services.pipelines.definitions import pipeline, step
 from opsloop.store.prediction_log import INPUT_PREFIX
 
@@ -92,9 +88,8 @@ def labelled_traffic(
     table = opsloop.export_predictions(
         endpoint, role="primary", since=datetime.fromtimestamp(since, UTC)
     )
-    frame = table.to_pandas()
-    frame = frame[frame["label"].notna()]
-    ranking = any(ranked(p) is not None for p in frame["prediction"].head(100))
+    table = table.filter(table.column("label").is_valid())
+    ranking = table.num_rows > 0 and is_ranked(table.column("prediction"))
     if ranking and item is None:
         raise InvalidInput(
             f"endpoint {endpoint!r} answers with ranked lists: its feedback (clicked items, "
@@ -103,6 +98,7 @@ def labelled_traffic(
             "a pipeline of your own (docs/pipelines.md, 'Ranking endpoints')",
             field="item",
         )
+    frame = table.to_pandas()
     inputs = [name for name in features if INPUT_PREFIX + name in frame]
     if ranking:
         assert item is not None
@@ -223,7 +219,7 @@ def watch_canary(
     metric: str,
     tolerance: float,
     timeout_s: float,
-    k: int = 10,
+    k: int = RANKING_K,
     relevance_threshold: float | None = None,
 ) -> dict[str, Any]:
     """Promote once the canary has ``predictions`` labelled predictions and its ``metric`` is
@@ -231,7 +227,7 @@ def watch_canary(
     endpoint changed meanwhile (a person, or an alert's rollback), leave it as it is. A ranking
     metric (``ndcg_at_k``...) is taken at ``k``, an item relevant from
     ``relevance_threshold``, as a monitor takes it."""
-    check_metric(metric)
+    check_canary(metric, k)
     deadline = time.monotonic() + timeout_s
     started = datetime.fromtimestamp(since, UTC)
     while True:
@@ -275,7 +271,7 @@ def retrain_pipeline(
     holdout: float = 0.3,
     project: str | None = None,
     item: str | None = None,
-    k: int = 10,
+    k: int = RANKING_K,
     relevance_threshold: float | None = None,
 ) -> Callable[..., dict[str, Any]]:
     """Register (and return) the retrain pipeline ``name`` for ``endpoint``.
@@ -287,7 +283,7 @@ def retrain_pipeline(
     """
     if not 0 < holdout < 1:
         raise InvalidInput("holdout must be a fraction between 0 and 1", field="holdout")
-    check_metric(metric)
+    check_canary(metric, k)
 
     def retrain(endpoint: str = endpoint) -> dict[str, Any]:
         champion = find_champion(endpoint)
@@ -320,20 +316,22 @@ def retrain_pipeline(
     return pipeline(name=name, project=project)(retrain)
 
 
-def check_metric(metric: str) -> None:
-    """``metric`` must be one a canary's labelled predictions alone can give."""
+def check_canary(metric: str, k: int) -> None:
+    """``metric`` must be one a canary's labelled predictions alone can give, and ``k`` (the
+    cut-off of a ranking metric) a whole number from 1."""
     if metric not in HIGHER_IS_BETTER | LOWER_IS_BETTER:
         known = ", ".join(sorted(HIGHER_IS_BETTER | LOWER_IS_BETTER))
         raise InvalidInput(
             f"metric {metric!r} cannot judge a canary (one of: {known})", field="metric"
         )
+    check_k(k)
 
 
 def _live_scores(
     endpoint: str,
     since: datetime,
     metric: str,
-    k: int = 10,
+    k: int = RANKING_K,
     relevance_threshold: float | None = None,
 ) -> dict[str, tuple[int, float | None]]:
     """Per role: labelled predictions since ``since`` and ``metric`` over them."""
@@ -343,29 +341,14 @@ def _live_scores(
     found: dict[str, tuple[int, float | None]] = {}
     for role, rows in frame.groupby("role"):
         if metric in RANKING:
-            value = _ranking_metric(rows, metric, k, relevance_threshold)
+            ranked, _ = measure_logged(rows["prediction"], rows["label"], k, relevance_threshold)
+            value = ranked.get(metric)
         elif metric in LOWER_IS_BETTER:
             value = metrics.regression(rows["label"], rows["prediction"]).get(metric)
         else:
             value = metrics.classification(rows["label"], rows["prediction"]).metrics.get(metric)
         found[str(role)] = (len(rows), value)
     return found
-
-
-def _ranking_metric(
-    rows: pd.DataFrame, metric: str, k: int, threshold: float | None
-) -> float | None:
-    """A ranking metric of logged lists against their feedback; rows whose answer is no list,
-    or whose label is neither clicked items nor grades, are left out."""
-    lists, truths = [], []
-    for prediction, label in zip(rows["prediction"], rows["label"], strict=True):
-        items, truth = ranked(prediction), judgement(label, threshold)
-        if items is not None and truth is not None:
-            lists.append(items)
-            truths.append(truth)
-    if not lists:
-        return None
-    return list_metrics(lists, truths, k)[0].get(metric)
 
 
 def _no_worse(canary: float | None, primary: float | None, metric: str, tolerance: float) -> bool:

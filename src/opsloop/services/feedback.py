@@ -138,6 +138,10 @@ def check_label(label: Any, field: str) -> Any:
                 )
         return [_item(entry) for entry in label]
     if isinstance(label, dict):
+        # The ranking module brings NumPy, which opening opsloop should not: only a graded
+        # label pays for it.
+        from opsloop.services.evaluation.ranking import is_grade
+
         if len(label) > MAX_LABEL_ITEMS:
             raise InvalidInput(f"{field} grades more than {MAX_LABEL_ITEMS} items", field=field)
         grades: dict[str, int | float] = {}
@@ -148,7 +152,7 @@ def check_label(label: Any, field: str) -> Any:
                     field=field,
                 )
             where = f"{field}[{str(key)!r}]"
-            if not _is_number(grade):
+            if not is_grade(grade):
                 raise InvalidInput(
                     f"{where} must be a grade (a finite number), got {grade!r}"[:500], field=where
                 )
@@ -178,12 +182,6 @@ def _is_item(value: Any) -> bool:
 def _item(value: Any) -> Any:
     """An item id as stored: a whole float as the int it is."""
     return int(value) if isinstance(value, float) else value
-
-
-def _is_number(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return math.isfinite(value)
 
 
 EXPORT_FORMATS = {
@@ -219,14 +217,11 @@ def encode_table(table: pa.Table, format: str) -> bytes:
 def _flat(table: pa.Table) -> pa.Table:
     """CSV holds no lists or objects (a ranking's items, batch scored): those columns become
     their JSON text, as the prediction log exports them."""
-    import orjson
     import pyarrow as pa
+
+    from opsloop.services.serving.batch import as_json_text
 
     for index, field in enumerate(table.schema):
         if pa.types.is_nested(field.type):
-            texts = [
-                None if value is None else orjson.dumps(value).decode()
-                for value in table.column(index).to_pylist()
-            ]
-            table = table.set_column(index, field.name, pa.array(texts, pa.string()))
+            table = table.set_column(index, field.name, as_json_text(table.column(index)))
     return table

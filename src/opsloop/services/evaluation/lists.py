@@ -3,10 +3,13 @@
 The evaluation data holds one row per (group, item, relevance) — a user, a movie and its
 rating, say. Each group is scored once, from the features of its first row; its list is then
 judged against the group's items and grades (``services/evaluation/ranking.py``), so a gate
-gets the same metric names a monitor computes live.
+gets the same metric names a monitor computes live. The groups and their judgements do not
+depend on the model: they are built once for the candidate and the champion alike.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -16,35 +19,25 @@ from opsloop.domain.evaluation import Gate, MetricReport
 from opsloop.services.evaluation import metrics
 from opsloop.services.evaluation._arrays import labels, numbers
 from opsloop.services.evaluation.measure import LATENCY_SAMPLE, latency
-from opsloop.services.evaluation.ranking import (
-    Judgement,
-    item_key,
-    list_metrics,
-    ranked,
-    relevant_grade,
-)
+from opsloop.services.evaluation.ranking import Judgement, graded, item_key, list_metrics, ranked
 from opsloop.services.serving.batch import features
 from opsloop.services.serving.runtime import LoadedModel
 
 
-def measure_lists(
-    model: LoadedModel, frame: pd.DataFrame, target: str, segment: str | None, policy: Gate
-) -> MetricReport:
-    """The ranking metrics of ``model``'s lists, one per value of ``policy.group``."""
+@dataclass(frozen=True)
+class JudgedGroups:
+    """The evaluation data by group: each group's first row, what a model is asked, and its
+    judgement, what its list is held against."""
+
+    firsts: pd.DataFrame
+    truths: list[Judgement]
+    rows: int  # of the evaluation data
+
+
+def judged_groups(frame: pd.DataFrame, target: str, policy: Gate) -> JudgedGroups:
+    """``frame``'s groups (``policy.group``), each judged by its items and grades."""
     group, item = policy.group, policy.item
-    assert item is not None
-    if group is None:
-        raise InvalidInput(
-            "a ranking of lists needs the group column (group: the user or query) beside item:",
-            field="group",
-        )
-    if policy.task not in (None, "ranking"):
-        raise InvalidInput(
-            f"item: measures a ranking of lists, but the gate says task: {policy.task}",
-            field="task",
-        )
-    if item not in frame.columns:
-        raise InvalidInput(f"the data has no item column {item!r}", field="item")
+    assert group is not None and item is not None  # Gate.parse asks for group beside item
     codes, firsts = _groups(frame, group)
     truths = judgements(
         codes,
@@ -53,6 +46,14 @@ def measure_lists(
         numbers(frame[target].to_numpy(), "target"),
         policy.relevance_threshold,
     )
+    return JudgedGroups(firsts, truths, len(frame))
+
+
+def measure_lists(
+    model: LoadedModel, groups: JudgedGroups, segment: str | None, policy: Gate
+) -> MetricReport:
+    """The ranking metrics of ``model``'s lists, one per group."""
+    firsts, truths, group = groups.firsts, groups.truths, policy.group
     scored = model.score_features(features(model, firsts), len(firsts))
     lists = []
     for position, answer in enumerate(scored.predictions):
@@ -78,7 +79,7 @@ def measure_lists(
     if segment is not None:
         segments = metrics.by_segment(firsts[segment].to_numpy(), compute)
     overall.update(latency(model, firsts, policy.latency_sample or LATENCY_SAMPLE))
-    return MetricReport(metrics=overall, segments=segments, rows=len(frame), task="ranking")
+    return MetricReport(metrics=overall, segments=segments, rows=groups.rows, task="ranking")
 
 
 def _groups(frame: pd.DataFrame, group: str) -> tuple[np.ndarray, pd.DataFrame]:
@@ -99,17 +100,9 @@ def judgements(
 ) -> list[Judgement]:
     """Each group's items and grades as its judgement (an item listed twice keeps its best
     grade)."""
-    gains: list[dict[str, float]] = [{} for _ in range(count)]
     best: list[dict[str, float]] = [{} for _ in range(count)]
     for code, item, grade in zip(codes.tolist(), items.tolist(), grades.tolist(), strict=True):
         key = item_key(item)
         if grade > best[code].get(key, -np.inf):
             best[code][key] = grade
-            gains[code][key] = max(grade, 0.0)
-    return [
-        Judgement(
-            gains[code],
-            frozenset(key for key, grade in best[code].items() if relevant_grade(grade, threshold)),
-        )
-        for code in range(count)
-    ]
+    return [graded(grades_of_one, threshold) for grades_of_one in best]

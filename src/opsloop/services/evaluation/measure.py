@@ -7,6 +7,7 @@ not import scikit-learn's metrics and pandas; they load on the first evaluation.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,19 @@ LATENCY_SAMPLE = 100
 MAX_LATENCY_SAMPLE = 10_000
 
 
+def measure_on(
+    frame: Any, target: str, segment: str | None, policy: Gate
+) -> Callable[[LoadedModel], MetricReport]:
+    """How a model is measured on ``frame``, to call for the candidate and the champion: what
+    does not depend on the model (a ranking's groups and their judgements) is done once."""
+    if policy.item is not None:
+        from opsloop.services.evaluation.lists import judged_groups, measure_lists
+
+        groups = judged_groups(frame, target, policy)
+        return lambda model: measure_lists(model, groups, segment, policy)
+    return lambda model: measure(model, frame, target, segment, policy)
+
+
 def measure(
     model: LoadedModel,
     frame: Any,
@@ -28,10 +42,7 @@ def measure(
     segment: str | None,
     policy: Gate,
 ) -> MetricReport:
-    if policy.item is not None:
-        from opsloop.services.evaluation.lists import measure_lists
-
-        return measure_lists(model, frame, target, segment, policy)
+    """``model``'s metrics on ``frame``, one prediction per row."""
     inputs = features(model, frame)
     scored = model.score_features(inputs, len(frame))
     truth = frame[target].to_numpy()

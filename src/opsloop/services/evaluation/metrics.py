@@ -40,6 +40,7 @@ from opsloop.services.evaluation._arrays import (
     plain,
     same_length,
 )
+from opsloop.services.evaluation.ranking import check_k
 
 Metrics = dict[str, float | None]
 MISSING_SEGMENT = "(missing)"
@@ -265,11 +266,11 @@ def regression(y_true: Any, y_pred: Any) -> Metrics:
 
 def ranking(groups: Any, relevance: Any, scores: Any, *, k: int = 10) -> Metrics:
     """Mean over groups of precision/recall/ndcg/map at ``k``, ranking each group's rows by
-    score (ties keep row order). An item is relevant when its relevance is > 0; precision
-    divides by k (as trec_eval does); groups without a relevant item count only for precision.
-    ndcg uses gains 2**relevance - 1 and a log2 discount."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise InvalidInput(f"k must be a whole number >= 1, got {k!r}", field="k")
+    score (ties keep row order): the gate of a pointwise scorer. An item is relevant when its
+    relevance is > 0; precision divides by k (as trec_eval does); groups without a relevant
+    item count only for precision. ndcg gains 2**relevance - 1 with a log2 discount, unlike
+    the ndcg_at_k of ranked lists (``ranking.list_metrics``), whose gain is the grade itself."""
+    check_k(k)
     keys = labels(groups, "groups")
     grade, score = numbers(relevance, "relevance"), numbers(scores, "scores")
     rows = same_length(groups=keys, relevance=grade, scores=score)

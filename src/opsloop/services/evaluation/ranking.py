@@ -12,7 +12,8 @@ whole float ``318.0`` too). Per request, over the first ``k`` distinct items of 
 - ``hit_rate_at_k``: 1 if any relevant item was found, else 0;
 - ``mrr``: 1 / the rank of the first relevant item found (0 if none in the top k);
 - ``ndcg_at_k``: the discounted gain of the list (gain / log2(rank + 1)) over that of the ideal
-  list (the request's own items by gain).
+  list (the request's own items by gain). The gain is the grade itself (1 for a click), not
+  2**grade - 1 as the pointwise ``metrics.ranking`` takes it: the two ndcg_at_k differ.
 
 Each is the mean over requests; a request with no relevant item counts only for precision
 (and for ndcg when it has a positive gain). A metric no request can define is None.
@@ -21,7 +22,7 @@ Each is the mean over requests; a request with no relevant item counts only for 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,8 @@ class Judgement:
 
 def item_key(item: Any) -> str:
     """An item id as the text items are matched by."""
+    if type(item) is str:  # the common case (keys made already, a JSON object's keys): fast
+        return item
     if isinstance(item, np.generic):
         item = item.item()
     if isinstance(item, float) and item.is_integer():
@@ -77,30 +80,41 @@ def relevant_grade(grade: float, threshold: float | None) -> bool:
     return grade >= threshold if threshold is not None else grade > 0
 
 
+def is_grade(value: Any) -> bool:
+    """Whether a value is an item's grade: a finite number, not true/false."""
+    if isinstance(value, float):  # first: most grades are, and it is the cheapest test
+        return math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def judgement(label: Any, threshold: float | None = None) -> Judgement | None:
-    """A label as a judgement: a list of clicked items, or an object of item grades (grades
-    that are not numbers are left out); None for any other label."""
+    """A label as a judgement: a list of clicked items, or an object of item grades (see
+    ``graded``); None for any other label."""
     value = decoded(label)
     if isinstance(value, dict):
-        gains: dict[str, float] = {}
-        relevant = set()
-        for item, grade in value.items():
-            if isinstance(grade, bool) or not isinstance(grade, int | float):
-                continue
-            if not math.isfinite(grade):
-                continue
-            key = item_key(item)
-            gains[key] = max(float(grade), 0.0)
-            if relevant_grade(float(grade), threshold):
-                relevant.add(key)
-        return Judgement(gains, frozenset(relevant))
+        return graded(value, threshold)
     if isinstance(value, list | tuple | np.ndarray):
         keys = frozenset(item_key(item) for item in value)
         return Judgement(dict.fromkeys(keys, 1.0), keys)
     return None
 
 
+def graded(grades: Mapping[Any, Any], threshold: float | None = None) -> Judgement:
+    """Item grades as a judgement; grades that are not numbers are left out."""
+    gains: dict[str, float] = {}
+    relevant = set()
+    for item, grade in grades.items():
+        if not is_grade(grade):
+            continue
+        key = item_key(item)
+        gains[key] = max(float(grade), 0.0)
+        if relevant_grade(float(grade), threshold):
+            relevant.add(key)
+    return Judgement(gains, frozenset(relevant))
+
+
 def check_k(k: Any) -> int:
+    """``k``, a cut-off of ranked lists, checked: a whole number from 1."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise InvalidInput(f"k must be a whole number >= 1, got {k!r}", field="k")
     return k
@@ -143,6 +157,28 @@ def list_metrics(
         "hit_rate_at_k": _mean(hit),
         "mrr": _mean(reciprocal),
     }, counts
+
+
+def measure_logged(
+    predictions: Iterable[Any], labels: Iterable[Any], k: int, threshold: float | None
+) -> tuple[Metrics, dict[str, int]]:
+    """The ranking metrics of logged answers against their feedback, as ``list_metrics``
+    gives them; a row whose answer is no list, or whose label is neither clicked items nor
+    grades, is left out and counted as ``unknown``. No metric when no row is left."""
+    lists: list[list[str]] = []
+    truths: list[Judgement] = []
+    unknown = 0
+    for prediction, label in zip(predictions, labels, strict=True):
+        items, truth = ranked(prediction), judgement(label, threshold)
+        if items is None or truth is None:
+            unknown += 1
+            continue
+        lists.append(items)
+        truths.append(truth)
+    if not lists:
+        return {}, {"requests": 0, "with_relevant": 0, "k": k, "unknown": unknown}
+    found, counts = list_metrics(lists, truths, k)
+    return found, {**counts, "unknown": unknown}
 
 
 def _mean(values: list[float]) -> float | None:

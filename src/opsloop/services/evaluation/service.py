@@ -49,7 +49,7 @@ class EvaluationService:
     ) -> Evaluation:
         """Measure ``ref`` and the champion on ``data``; judge by ``gate`` (YAML) if given."""
         started = time.perf_counter()
-        from opsloop.services.evaluation.measure import measure
+        from opsloop.services.evaluation.measure import measure_on
         from opsloop.services.serving.runtime import LoadedModel
 
         policy = Gate.parse(gate) if gate is not None else Gate()
@@ -74,11 +74,12 @@ class EvaluationService:
             raise InvalidInput(f"dataset {data} has no rows", field="data")
         loaded = LoadedModel(candidate, self.registry.load(candidate))
         champion_version, serving = self._champion(candidate, endpoint)
-        report = measure(loaded, frame, target, segment, policy)
+        measure = measure_on(frame, target, segment, policy)
+        report = measure(loaded)
         champion_report = None
         if champion_version is not None:
             champion = LoadedModel(champion_version, self.registry.load(champion_version))
-            champion_report = measure(champion, frame, target, segment, policy)
+            champion_report = measure(champion)
         compatible = None
         if serving is not None:
             compatible = compatible_inputs(candidate, serving)

@@ -30,7 +30,7 @@ from opsloop.services.monitoring.performance import (
 )
 from opsloop.services.monitoring.quality import quality_values
 from opsloop.services.monitoring.reference import Reference
-from opsloop.services.monitoring.served import RANKING, ServedModel, is_ranked
+from opsloop.services.monitoring.served import ServedModel, ranks
 from opsloop.services.monitoring.window import Traffic, Window
 from opsloop.store.repos._time import at
 
@@ -85,6 +85,8 @@ class Pass:
         with self.timer.part("read"):
             columns = {f.name: logged_column(primary.table, f) for f in self.features}
             score = numbers(primary.table.column("score"))
+            ranking = ranks(self.served, primary.table)
+            canary_ranking = ranks(self.canary_served, self.traffic["canary"].table)
         with self.timer.part("quality"):
             quality = quality_values(columns, self.features, self.reference, bounds)
         with self.timer.part("estimate"):
@@ -108,28 +110,34 @@ class Pass:
             if last > first:
                 with self.timer.part("performance"):
                     performance, figures = self._realized(
-                        rows, primary.times[first:last], self.served
+                        rows, primary.times[first:last], self.served, ranking
                     )
                 found.update(performance)
                 labels = int(performance["performance.labels"][0] or 0)
                 uncertain = labels < self.config.min_labels
                 found.update(window_quality)
-                self._drift(found, notes, columns, rows, score, first, last)
+                self._drift(found, notes, columns, rows, score, first, last, ranking)
                 with self.timer.part("estimate"):
                     found.update(self._estimate(score, called, first, last, figures, labels))
             else:
                 for part in ("drift", "prediction", "estimate", "performance", "quality", LABEL):
                     notes.setdefault(part, NO_TRAFFIC)
-            found.update(self._canary(window))
+            found.update(self._canary(window, canary_ranking))
             computed.append(self._result(window, found, notes, last - first, labels, uncertain))
         return computed
 
     def _realized(
-        self, rows: Any, times: np.ndarray, served: ServedModel | None
+        self, rows: Any, times: np.ndarray, served: ServedModel | None, ranking: bool
     ) -> tuple[Found, dict[str, float | None]]:
         config = self.config
         return realized(
-            rows, times, served, config.min_labels, config.k, config.relevance_threshold
+            rows,
+            times,
+            served,
+            config.min_labels,
+            ranking=ranking,
+            k=config.k,
+            relevance_threshold=config.relevance_threshold,
         )
 
     def _drift(
@@ -141,6 +149,7 @@ class Pass:
         score: np.ndarray,
         first: int,
         last: int,
+        ranking: bool,
     ) -> None:
         reference = self.reference
         if reference is None:
@@ -165,16 +174,17 @@ class Pass:
             elif "prediction" not in notes:
                 notes["prediction"] = "the reference has no predictions"
             if reference.label is not None:
-                self._label_drift(found, notes, reference.label, rows)
+                self._label_drift(found, notes, reference.label, rows, ranking)
 
     def _label_drift(
-        self, found: Found, notes: dict[str, str], reference: LabelReference, rows: Any
+        self,
+        found: Found,
+        notes: dict[str, str],
+        reference: LabelReference,
+        rows: Any,
+        ranking: bool,
     ) -> None:
         """``drift.label``: the window's labels against the reference's target column."""
-        served = self.served
-        ranking = (served is not None and served.task == RANKING) or is_ranked(
-            rows.column("prediction")
-        )
         test = test_for(self.config.drift.test, reference.kind)
         labels = rows.column("label").filter(labelled(rows))
         drift, why = label_drift(reference, labels, ranking, test, self.thresholds)
@@ -225,7 +235,7 @@ class Pass:
             for name, value in estimated.items()
         }
 
-    def _canary(self, window: Window) -> Found:
+    def _canary(self, window: Window, ranking: bool) -> Found:
         """The canary's traffic: the same performance and service values, ``canary.``."""
         canary = self.traffic["canary"]
         first, last = canary.bounds(window)
@@ -235,7 +245,9 @@ class Pass:
         with self.timer.part("service"):
             found = service_levels(rows, window.length)
         with self.timer.part("performance"):
-            performance, _ = self._realized(rows, canary.times[first:last], self.canary_served)
+            performance, _ = self._realized(
+                rows, canary.times[first:last], self.canary_served, ranking
+            )
         found.update(performance)
         return {CANARY + name: value for name, value in found.items()}
 

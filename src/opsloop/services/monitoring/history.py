@@ -16,6 +16,7 @@ from opsloop.domain.monitoring import Monitor, MonitorValue
 from opsloop.store.repos import monitors
 
 # The rows a MonitorHistory holds, for its readers above the services (the web UI).
+from opsloop.store.repos.monitors import LABEL_DRIFT as LABEL_DRIFT
 from opsloop.store.repos.monitors import NOT_FEATURES as NOT_FEATURES
 from opsloop.store.repos.monitors import DriftBucket as DriftBucket
 from opsloop.store.repos.monitors import Newest as Newest
@@ -58,7 +59,7 @@ def read_history(
     values = monitors.points(conn, endpoint_id, metrics, since, MAX_HISTORY)
     last = monitors.newest_drift_end(conn, endpoint_id, since)
     latest = [] if last is None else monitors.window_details(conn, endpoint_id, last, "drift.")
-    tested = [value.metric for value in latest if _decided_by_p_value(value.detail)]
+    tested = [value.metric for value in latest if decided_by_p_value(value.detail)]
     drift = (
         []
         if last is None
@@ -71,7 +72,7 @@ def read_history(
     return MonitorHistory(monitor, since, group_s, values, drift, drifted, latest)
 
 
-def _decided_by_p_value(detail: dict[str, Any] | None) -> bool:
+def decided_by_p_value(detail: dict[str, Any] | None) -> bool:
     """Whether a feature's drift verdict rests on a p-value: its test then left one beside
     its statistic (``ks`` and ``ks_p_value``)."""
     if not detail or not isinstance(detail.get("statistics"), dict):

@@ -10,14 +10,13 @@ the length of each click list. ``drift.label`` is no feature: it never counts in
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
-from opsloop.services.evaluation.ranking import decoded
+from opsloop.services.evaluation.ranking import decoded, is_grade
 from opsloop.services.monitoring.inputs import CATEGORICAL, NUMERIC
 from opsloop.services.monitoring.performance import Found, numbers
 from opsloop.services.monitoring.served import CLASSIFICATION, RANKING, ServedModel, texts
@@ -73,20 +72,14 @@ def _ranked(values: list[Any]) -> tuple[pa.Array, str]:
     lengths: list[float] = []
     for value in map(decoded, values):
         if isinstance(value, dict):
-            grades.extend(float(g) for g in value.values() if _number(g))
+            grades.extend(float(g) for g in value.values() if is_grade(g))
         elif isinstance(value, list):
             lengths.append(float(len(value)))
-        elif _number(value):
+        elif is_grade(value):
             grades.append(float(value))
     if grades:
         return pa.array(grades, pa.float64()), GRADES
     return pa.array(lengths, pa.float64()), LENGTHS
-
-
-def _number(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return math.isfinite(value)
 
 
 def prepare(

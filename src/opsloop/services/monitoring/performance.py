@@ -12,20 +12,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from opsloop.domain.monitoring import RANKING_K
 from opsloop.services.evaluation import metrics
 from opsloop.services.evaluation.ranking import RANKING_METRICS
-from opsloop.services.monitoring.served import (
-    CLASSIFICATION,
-    RANKING,
-    ServedModel,
-    is_ranked,
-    texts,
-)
+from opsloop.services.monitoring.served import CLASSIFICATION, ServedModel, texts
 
 Found = dict[str, tuple[float | None, dict[str, Any] | None]]
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 REGRESSION_METRICS = ("mae", "rmse", "mape")
-RANKING_K = 10
 PERCENTILES = (50, 95, 99)
 
 
@@ -38,12 +32,14 @@ def realized(
     times: np.ndarray,
     served: ServedModel | None,
     min_labels: int,
+    *,
+    ranking: bool = False,
     k: int = RANKING_K,
     relevance_threshold: float | None = None,
 ) -> tuple[Found, dict[str, float | None]]:
     """``performance.*`` values of a window's rows, and the realized metrics by name (for
-    the estimate to show beside its own). A ranking (lists logged as predictions) is measured
-    at ``k``, an item relevant from ``relevance_threshold``."""
+    the estimate to show beside its own). A ``ranking`` (the pass decides it once, see
+    ``served.ranks``) is measured at ``k``, an item relevant from ``relevance_threshold``."""
     has_label = labelled(rows)
     count = int(has_label.sum())
     uncertain = count < min_labels
@@ -60,7 +56,7 @@ def realized(
     truth, predicted = rows.column("label").filter(has_label), rows.column("prediction")
     predicted = predicted.filter(has_label)
     score = numbers(rows.column("score"))[has_label]
-    if (served is not None and served.task == RANKING) or is_ranked(predicted):
+    if ranking:
         figures, note = _ranking(truth, predicted, k, relevance_threshold)
     elif (served is not None and served.task == CLASSIFICATION) or _textual(predicted):
         figures, note = _classification(served, truth, predicted, score)
@@ -113,24 +109,14 @@ def _regression(
 def _ranking(
     truth: pa.Array, predicted: pa.Array, k: int, threshold: float | None
 ) -> tuple[dict[str, float | None], dict[str, Any]]:
-    from opsloop.services.evaluation.ranking import judgement, list_metrics, ranked
+    from opsloop.services.evaluation.ranking import measure_logged
 
-    lists: list[list[str]] = []
-    judged = []
-    unknown = 0
-    for prediction, label in zip(predicted.to_pylist(), truth.to_pylist(), strict=True):
-        items, truth_of_one = ranked(prediction), judgement(label, threshold)
-        if items is None or truth_of_one is None:
-            unknown += 1  # a label that is no list or grades, or an answer that is no list
-            continue
-        lists.append(items)
-        judged.append(truth_of_one)
+    figures, counts = measure_logged(predicted.to_pylist(), truth.to_pylist(), k, threshold)
     note: dict[str, Any] = {"k": k, "relevance_threshold": threshold}
-    if unknown:
-        note["unknown_labels"] = unknown
-    if not lists:
+    if counts["unknown"]:  # a label that is no list or grades, or an answer that is no list
+        note["unknown_labels"] = counts["unknown"]
+    if not counts["requests"]:
         return {}, note
-    figures, counts = list_metrics(lists, judged, k)
     note["with_relevant"] = counts["with_relevant"]
     return _pick(figures, RANKING_METRICS), note
 

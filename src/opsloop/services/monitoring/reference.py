@@ -133,8 +133,7 @@ def from_dataset(
         _, probabilities = _score(model, calibration_table)
         label = held_out.target or target or _only_other_column(calibration_table, served, features)
     else:
-        calibration_table = table
-        label = target or _only_other_column(table, served, features)
+        calibration_table, label = table, truth
     reference.calibration, why = _calibrate_on_dataset(
         served, calibration_table, label, probabilities
     )

@@ -96,6 +96,15 @@ def seen_ranking(
     return replace(served, task=RANKING, classes=None, class_keys=None, positive=None)
 
 
+def ranks(served: ServedModel | None, table: pa.Table) -> bool:
+    """Whether a pass measures the answers in ``table`` as a ranking: as the served model's
+    task says (the monitor's ``task:``, else its signature, else ``seen_ranking``); with no
+    model to ask, whether the answers logged are lists."""
+    if served is not None:
+        return served.task == RANKING
+    return is_ranked(table.column("prediction"))
+
+
 def task_of(version: ModelVersion) -> str:
     """What a version's signature says it does: a list of item ids per row (a 2-D output of
     whole numbers or text) ranks; classes or a text output classify; anything else regresses."""

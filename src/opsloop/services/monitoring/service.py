@@ -194,7 +194,7 @@ class MonitorService:
         max_windows: int,
         max_points: int,
     ) -> MonitorHistory:
-        """What a monitor's page draws (``history.read``), of windows ending after
+        """What a monitor's page draws (``history.read_history``), of windows ending after
         ``since``: at most the newest ``max_windows``, drift in ``max_points`` groups."""
         with self.db.read() as conn:
             endpoint_id, monitor = self._monitor(conn, check_name(endpoint, "endpoint"))

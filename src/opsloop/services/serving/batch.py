@@ -69,7 +69,9 @@ def score_table(
         return pa.concat_tables(pieces, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # lists in one chunk, text in another
         where = pieces[0].schema.get_field_index("prediction")
-        pieces = [piece.set_column(where, "prediction", _texts(piece[where])) for piece in pieces]
+        pieces = [
+            piece.set_column(where, "prediction", as_json_text(piece[where])) for piece in pieces
+        ]
         return pa.concat_tables(pieces, promote_options="permissive")
 
 
@@ -81,11 +83,12 @@ def answers(values: list[Any]) -> pa.Array:
     try:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        return _texts(values)
+        return as_json_text(values)
 
 
-def _texts(values: Any) -> pa.Array:
-    """Values as their JSON text (text stays as it is)."""
+def as_json_text(values: Any) -> pa.Array:
+    """Values as their JSON text, as the prediction log keeps lists and objects (text stays as
+    it is, a missing value missing)."""
     import orjson
     import pyarrow as pa
 

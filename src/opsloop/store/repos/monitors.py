@@ -175,8 +175,9 @@ def _value(row: RowMapping) -> MonitorValue:
 
 # -- what the web UI reads: light rows, a detail only where asked for --------------------------
 
-# Metrics that start with ``drift.`` but are no feature's.
-NOT_FEATURES = ("drift.share_drifted", "drift.prediction")
+LABEL_DRIFT = "drift.label"
+# Metrics that start with ``drift.`` but are no feature's (the labels' drift is shown apart).
+NOT_FEATURES = ("drift.share_drifted", "drift.prediction", LABEL_DRIFT)
 
 
 class Point(NamedTuple):
@@ -262,13 +263,14 @@ def oldest_end(conn: Connection, endpoint_id: int, since: float) -> float | None
 
 
 def newest_drift_end(conn: Connection, endpoint_id: int, since: float) -> float | None:
-    """The end of the newest window after ``since`` with a feature's drift in it."""
+    """The end of the newest window after ``since`` with a feature's drift, or the labels',
+    in it."""
     found = conn.execute(
         select(monitor_values.c.window_end)
         .where(
             monitor_values.c.endpoint_id == endpoint_id,
             monitor_values.c.window_end > since,
-            _feature_drift(),
+            _feature_drift() | (monitor_values.c.metric == LABEL_DRIFT),
         )
         .order_by(monitor_values.c.window_end.desc())
         .limit(1)

@@ -16,17 +16,19 @@ from fastapi.responses import HTMLResponse
 from opsloop.domain.auth import Role
 from opsloop.domain.deployments import Endpoint
 from opsloop.domain.errors import InvalidInput
-from opsloop.domain.monitoring import Monitor
+from opsloop.domain.monitoring import Monitor, MonitorValue
 from opsloop.domain.names import check_name
 from opsloop.server.ui.pages.health import worst
 from opsloop.server.ui.render import render
 from opsloop.server.ui.viewer import Viewer, viewer_of
 from opsloop.services.monitoring.history import (
+    LABEL_DRIFT,
     NOT_FEATURES,
     DriftBucket,
     MonitorHistory,
     Newest,
     Point,
+    decided_by_p_value,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -49,8 +51,8 @@ NEWEST = (
     "performance.mae",  # a regressor's live figure, in place of accuracy
     "performance.ndcg_at_k",  # a ranking's
 )
-LABEL_DRIFT = "drift.label"
 LIVE_METRICS = ("performance.accuracy", "performance.mae", "performance.ndcg_at_k")
+LIVE_LABELS = {"performance.mae": "MAE", "performance.ndcg_at_k": "NDCG@k"}  # shown beside it
 SERIES = NEWEST[1:]
 
 
@@ -69,6 +71,8 @@ class Summary:
     project: str
     monitor: Monitor
     figures: dict[str, float | None]
+    live: float | None  # accuracy, else a regressor's MAE or a ranking's NDCG@k
+    live_label: str  # what ``live`` is, when it is not accuracy
     window: tuple[datetime, datetime] | None
     ran_at: datetime | None
     drifted: list[str] | None  # None: the window has no drift (no reference, no traffic)
@@ -111,11 +115,14 @@ def summarize(
     detail = share.detail if share is not None and share.detail else {}
     severities = open_alerts.get(endpoint.name, {})
     first = values[0] if values else None
+    live_label, live = live_figure(figures)
     return Summary(
         endpoint=endpoint.name,
         project=endpoint.project,
         monitor=monitor,
         figures=figures,
+        live=live,
+        live_label=live_label,
         window=None if first is None else (at(first.window_start), at(first.window_end)),
         ran_at=None if not values else at(max(value.computed_at for value in values)),
         drifted=list(detail["drifted"]) if "drifted" in detail else None,
@@ -123,6 +130,13 @@ def summarize(
         alerts=sum(severities.values()),
         state=worst(severities),
     )
+
+
+def live_figure(figures: dict[str, float | None]) -> tuple[str, float | None]:
+    """A window's live figure, the first of ``LIVE_METRICS`` it has (accuracy when none),
+    and its name where it is not accuracy."""
+    live = next((name for name in LIVE_METRICS if figures.get(name) is not None), LIVE_METRICS[0])
+    return LIVE_LABELS.get(live, ""), figures.get(live)
 
 
 # -- one monitor -----------------------------------------------------------------------------
@@ -253,29 +267,15 @@ def score(
 def drift_of(history: MonitorHistory) -> tuple[list[Feature], dict[str, Any] | None]:
     """Each feature's newest verdict, drifted ones first, and the chart of their scores:
     per group of windows its worst, scored against its newest verdict's threshold."""
-    features: dict[str, Feature] = {}
-    for value in history.newest_drift:
-        detail = value.detail or {}
-        if value.metric in NOT_FEATURES or value.metric == LABEL_DRIFT or not detail:
-            continue
-        statistics = detail.get("statistics") or {}
-        features[value.metric] = Feature(
-            name=value.metric.removeprefix("drift."),
-            scores=[],
-            window_end=value.window_end.timestamp(),
-            statistic=value.value,
-            p_value=detail.get("p_value"),
-            threshold=detail.get("threshold"),
-            drifted=detail.get("drifted"),
-            test=detail.get("test"),
-            by_p_value=f"{detail.get('test')}_p_value" in statistics,
-        )
+    features = {
+        value.metric: _verdict(value, value.metric.removeprefix("drift."))
+        for value in history.newest_drift
+        if value.metric not in NOT_FEATURES and value.detail
+    }
     group_s = history.group_s
     x_of: dict[int, float] = {}  # group -> the newest window end in it
     by_metric: dict[str, list[DriftBucket]] = {}
     for bucket in history.drift:
-        if bucket.metric == LABEL_DRIFT:
-            continue  # the labels' drift is no feature's: drawn apart, never counted
         by_metric.setdefault(bucket.metric, []).append(bucket)
         x_of[bucket.bucket] = max(x_of.get(bucket.bucket, 0.0), bucket.window_end)
     groups = sorted(x_of)
@@ -325,23 +325,26 @@ class LabelDrift:
 
 def label_drift_of(history: MonitorHistory) -> LabelDrift | None:
     for value in history.newest_drift:
-        detail = value.detail or {}
-        if value.metric != LABEL_DRIFT or not detail:
-            continue
-        statistics = detail.get("statistics") or {}
-        verdict = Feature(
-            name="label",
-            scores=[],
-            window_end=value.window_end.timestamp(),
-            statistic=value.value,
-            p_value=detail.get("p_value"),
-            threshold=detail.get("threshold"),
-            drifted=detail.get("drifted"),
-            test=detail.get("test"),
-            by_p_value=f"{detail.get('test')}_p_value" in statistics,
-        )
-        return LabelDrift(verdict, str(detail.get("compared", "labels")))
+        if value.metric == LABEL_DRIFT and value.detail:
+            compared = str(value.detail.get("compared", "labels"))
+            return LabelDrift(_verdict(value, "label"), compared)
     return None
+
+
+def _verdict(value: MonitorValue, name: str) -> Feature:
+    """A drift value's verdict, as its detail gives it."""
+    detail = value.detail or {}
+    return Feature(
+        name=name,
+        scores=[],
+        window_end=value.window_end.timestamp(),
+        statistic=value.value,
+        p_value=detail.get("p_value"),
+        threshold=detail.get("threshold"),
+        drifted=detail.get("drifted"),
+        test=detail.get("test"),
+        by_p_value=decided_by_p_value(detail),
+    )
 
 
 def performance_of(values: list[Point]) -> Performance:
