@@ -3,8 +3,6 @@ replaced in place so that the progress kept beside it stays."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel
 from sqlalchemy import Connection, Table
 
@@ -17,9 +15,8 @@ def save(
     source: str,
     time: float,
     actor: str,
-    **first: Any,
 ) -> bool:
-    """Set the row; True when the endpoint had none (then made with ``first``'s columns)."""
+    """Set the row; True when the endpoint had none (its progress columns start empty)."""
     values = {
         "config": config.model_dump(mode="json"),
         "source": source,
@@ -31,5 +28,5 @@ def save(
     )
     if changed.rowcount == 1:
         return False
-    conn.execute(table.insert().values(endpoint_id=endpoint_id, created_at=time, **first, **values))
+    conn.execute(table.insert().values(endpoint_id=endpoint_id, created_at=time, **values))
     return True

@@ -42,9 +42,7 @@ def save(
     conn: Connection, endpoint_id: int, config: MonitorConfig, source: str, time: float, actor: str
 ) -> bool:
     """Set the endpoint's monitor; True when it had none before. Its progress is kept."""
-    return _endpoint_config.save(
-        conn, monitors, endpoint_id, config, source, time, actor, last_window_end=None
-    )
+    return _endpoint_config.save(conn, monitors, endpoint_id, config, source, time, actor)
 
 
 def advance(conn: Connection, endpoint_id: int, window_end: float) -> None:

@@ -55,9 +55,7 @@ def save_policy(
     conn: Connection, endpoint_id: int, config: ReviewConfig, source: str, time: float, actor: str
 ) -> bool:
     """Set the endpoint's policy; True when it had none before. Its routing progress stays."""
-    return _endpoint_config.save(
-        conn, review_policies, endpoint_id, config, source, time, actor, routed_until=None
-    )
+    return _endpoint_config.save(conn, review_policies, endpoint_id, config, source, time, actor)
 
 
 def lock_policy(conn: Connection, endpoint_id: int) -> None:
