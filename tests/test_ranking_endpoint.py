@@ -175,8 +175,10 @@ def test_a_recommender_is_served_judged_monitored_and_alerted_on(
 
     label_drift = monitor_values(client, "recs", metric="drift.label")[-1]
     assert label_drift.detail is not None
-    assert label_drift.detail["drifted"] and label_drift.detail["test"] == "ks"
+    assert label_drift.detail["drifted"] and label_drift.detail["test"] == "chi2"
     assert label_drift.detail["compared"] == "grades"  # the grades, not the click lists
+    # Whole stars 3-5 in the reference: the grades are levels, and the half stars are new ones.
+    assert label_drift.detail["unseen"] == {"0.5": USERS // 2, "1.5": USERS // 2}
     share = monitor_values(client, "recs", metric="drift.share_drifted")[-1]
     assert share.detail is not None and share.detail["features"] == 1  # the user, not the label
     assert "label" not in share.detail["drifted"]
@@ -197,6 +199,8 @@ def test_a_recommender_is_served_judged_monitored_and_alerted_on(
         app.state.platform.close()
     assert page.status_code == 200 and "Live and estimated ndcg_at_k" in page.text
     assert 'id="label-drift"' in page.text and "grades" in page.text  # apart from features
+    shown = page.text.split('id="label-drift"')[1].split("</table>")[0]
+    assert f'0.5 <span class="muted">×{USERS // 2}</span>' in shown  # the new grades, counted
     assert 'data-feature="label"' not in page.text and 'data-feature="user"' in page.text
     assert listing.status_code == 200 and "NDCG@k" in listing.text
 

@@ -433,7 +433,13 @@ def test_the_history_reads_verdicts_from_the_details_on_each_store(settings: Set
         psi["statistics"] = {"psi": 0.5}
         chi2 = {"test": "chi2", "threshold": 0.05, "drifted": False}
         share = {"drifted": ["links"], "features": 2}
-        label = {**psi, "drifted": False, "statistics": {"psi": 0.1}, "compared": "grades"}
+        label = {
+            **psi,
+            "drifted": False,
+            "statistics": {"psi": 0.1},
+            "compared": "grades",
+            "unseen": {"4.5": 3},
+        }
 
         def rows(end: float) -> list[tuple[str, float, Any]]:
             p_value = end / HOUR / 10  # 0.1, 0.2, 0.3: one per window
@@ -493,7 +499,7 @@ def test_the_history_reads_verdicts_from_the_details_on_each_store(settings: Set
             ("drift.share_drifted", 3 * HOUR),
         ]
         shown = label_drift_of(history)
-        assert shown is not None and shown.compared == "grades"
+        assert shown is not None and (shown.compared, shown.unseen) == ("grades", {"4.5": 3})
         assert (shown.verdict.statistic, shown.verdict.drifted) == (0.1, False)
         # Fewer points than windows: three windows a group, the smallest p-value of each.
         grouped = platform.monitoring.history("moderation", [], 0.0, max_windows=10, max_points=1)

@@ -3,9 +3,11 @@
 Labels are compared with the tests the features use, by kind: a classifier's labels as
 categories (their text, as ``served.texts`` gives it), a regressor's as numbers. A ranking's
 labels are lists or objects, so what is compared is drawn from them: the grades of graded
-items (every grade of every label: half stars where the reference had whole ones show), else
-the length of each click list. ``drift.label`` is no feature: it never counts in
-``drift.share_drifted``.
+items (every grade of every label), else the length of each click list. Grades are levels
+(stars, relevance 0-4): when the reference holds at most ``GRADE_LEVELS`` of them they are
+compared as categories, so a grade the reference never held (half stars where it had whole
+ones) is a change of its own, named in the detail's ``unseen``, not a small shift of a mean.
+``drift.label`` is no feature: it never counts in ``drift.share_drifted``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from opsloop.services.evaluation.ranking import decoded, is_grade
 from opsloop.services.monitoring.inputs import CATEGORICAL, NUMERIC
@@ -28,6 +31,7 @@ LABEL = "label"
 GRADES = "grades"
 LENGTHS = "list lengths"
 VALUES = "labels"
+GRADE_LEVELS = 20  # a reference with at most this many distinct grades compares them as levels
 
 
 @dataclass(frozen=True)
@@ -52,18 +56,32 @@ def label_kind(served: ServedModel | None, values: pa.Array | pa.ChunkedArray) -
 
 
 def sample(values: pa.Array | pa.ChunkedArray, kind: str, ranking: bool) -> tuple[pa.Array, str]:
-    """What is compared of ``values`` (missing ones left out), and what that is."""
+    """What is compared of ``values`` (missing ones left out), and what that is. A ranking's
+    grades come as text when ``kind`` is categorical (grades compared as levels)."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     values = values.drop_null()
-    if ranking and not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
-        return _ranked(values.to_pylist())
     if ranking:
-        return pa.array(numbers(values)), GRADES
+        found, compared = _ranked_sample(values)
+        if compared == GRADES and kind == CATEGORICAL:
+            return grade_texts(found), GRADES
+        return found, compared
     if kind == CATEGORICAL:
         return texts(values), VALUES
     found = numbers(values)
     return pa.array(found, mask=np.isnan(found)), VALUES
+
+
+def grade_texts(grades: pa.Array) -> pa.Array:
+    """Grades as the text of their level: 4.0 is ``"4"``, 4.5 ``"4.5"``."""
+    return pa.array([f"{grade:g}" for grade in grades.to_pylist()], pa.string())
+
+
+def _ranked_sample(values: pa.Array) -> tuple[pa.Array, str]:
+    """A ranking's labels: numbers are grades as they are; lists and objects are read."""
+    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+        return pa.array(numbers(values)), GRADES
+    return _ranked(values.to_pylist())
 
 
 def _ranked(values: list[Any]) -> tuple[pa.Array, str]:
@@ -91,6 +109,8 @@ def prepare(
     kind = label_kind(served, values)
     ranking = served is not None and served.task == RANKING
     found, compared = sample(values, kind, ranking)
+    if compared == GRADES and len(pc.unique(found.drop_null())) <= GRADE_LEVELS:
+        kind, found = CATEGORICAL, grade_texts(found)
     if len(found) == found.null_count:
         return None, f"{source} has no labels to compare with"
     table = pa.table({LABEL: found})
@@ -119,4 +139,12 @@ def label_drift(
     )
     verdict = report.columns[0]
     detail = {**verdict.to_dict(), "compared": compared, "reference": reference.source}
+    if reference.kind == CATEGORICAL:
+        detail["unseen"] = _unseen(found, reference.drift.categories(LABEL))
     return {f"drift.{LABEL}": (verdict.statistic, detail)}, None
+
+
+def _unseen(found: pa.Array, seen: frozenset[str]) -> dict[str, int]:
+    """How many of the window's labels took each value the reference never held."""
+    counts = pc.value_counts(found.drop_null()).to_pylist()
+    return {c["values"]: c["counts"] for c in counts if c["values"] not in seen}

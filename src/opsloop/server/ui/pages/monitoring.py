@@ -321,13 +321,15 @@ class LabelDrift:
 
     verdict: Feature
     compared: str  # labels, grades or list lengths
+    unseen: dict[str, int]  # values the reference never held (compared as categories), counted
 
 
 def label_drift_of(history: MonitorHistory) -> LabelDrift | None:
     for value in history.newest_drift:
         if value.metric == LABEL_DRIFT and value.detail:
             compared = str(value.detail.get("compared", "labels"))
-            return LabelDrift(_verdict(value, "label"), compared)
+            unseen = {str(k): int(n) for k, n in (value.detail.get("unseen") or {}).items()}
+            return LabelDrift(_verdict(value, "label"), compared, unseen)
     return None
 
 
