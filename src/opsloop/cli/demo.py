@@ -13,10 +13,13 @@ from opsloop.cli._output import console, emit_json, error_console, fail
 def demo(
     workload: Annotated[
         str,
-        typer.Argument(help="moderation (e-mail spam) or forecast (Chicago ridership)."),
+        typer.Argument(
+            help="moderation (e-mail spam), recsys (MovieLens films) "
+            "or forecast (Chicago ridership)."
+        ),
     ] = "moderation",
     fast: Annotated[
-        bool, typer.Option("--fast", help="A month of traffic in about half a minute (for tests).")
+        bool, typer.Option("--fast", help="The traffic in about half a minute (for tests).")
     ] = False,
     serve: Annotated[
         bool,

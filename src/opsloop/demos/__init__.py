@@ -1,3 +1,3 @@
 """The reference workloads behind `opsloop demo`: the whole loop on real data, offline."""
 
-WORKLOADS = ("moderation", "forecast")
+WORKLOADS = ("moderation", "recsys", "forecast")

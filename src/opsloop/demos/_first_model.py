@@ -39,11 +39,13 @@ def first_model(
     reason: str,
     train: Callable[[pd.DataFrame, str], Any],
     params: dict[str, Any],
+    item: str | None = None,
 ) -> ModelVersion:
     """``frame`` (without its time column) logged as ``whole``; its rows before
     ``holdout_from`` as ``training`` and the rest as ``holdout``, both with ``whole`` as their
     parent. A run that uses ``training`` and logs ``params`` trains ``model``, which is gated
-    on ``holdout`` and deployed to ``endpoint``."""
+    on ``holdout`` and deployed to ``endpoint``. A ranking's rows name their ``item``: it is
+    what the model answers with, not one of its inputs."""
 
     def log(rows: pd.DataFrame, logged: Logged, parents: list[str]) -> DatasetVersion:
         return opsloop.log_dataset(
@@ -58,7 +60,7 @@ def first_model(
     with opsloop.start_run(project=project, name="first-model") as run:
         run.use_dataset(logged_training)
         run.log_params(params)
-        features = [c for c in training_rows.columns if c != target]
+        features = [c for c in training_rows.columns if c not in (target, item)]
         version = run.log_model(
             train(training_rows, target), model, input_example=training_rows[features].head()
         )

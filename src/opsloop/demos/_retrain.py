@@ -1,7 +1,7 @@
 """The retrain pipeline a workload's ``*_pipeline`` module registers in the demo's server:
-the workload's training and gate, a canary on half the traffic judged on thirty labelled
-predictions, at the pace the demo runs (a module of its own, so the runner never imports the
-pipelines)."""
+the workload's training and gate, a canary on half the traffic judged on its labelled
+predictions (thirty unless the workload says), at the pace the demo runs (a module of its
+own, so the runner never imports the pipelines)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,25 @@ from types import ModuleType
 from typing import Any
 
 from opsloop.demos._workload import pace_from_environment
+from opsloop.domain.monitoring import RANKING_K
 from opsloop.pipelines.retrain import retrain_pipeline
 
 
 def demo_retrain(
-    workload: ModuleType, *, metric: str, tolerance: float
+    workload: ModuleType,
+    *,
+    metric: str,
+    tolerance: float,
+    canary_predictions: int = 30,
+    item: str | None = None,
+    k: int = RANKING_K,
+    relevance_threshold: float | None = None,
 ) -> Callable[..., dict[str, Any]]:
     """Register the retrain pipeline of ``workload`` (``opsloop.demos.moderation``, say):
     its ``PIPELINE``, ``ENDPOINT``, ``PROJECT``, ``train``, ``TARGET`` and ``GATE``; the
-    canary judged by ``metric``, no worse than the primary within ``tolerance``."""
+    canary judged by ``metric`` on ``canary_predictions`` labelled predictions, no worse than
+    the primary within ``tolerance``. A ranking
+    names its ``item`` column, and its metric's ``k`` and ``relevance_threshold``."""
     return retrain_pipeline(
         name=workload.PIPELINE,
         endpoint=workload.ENDPOINT,
@@ -27,8 +37,11 @@ def demo_retrain(
         target=workload.TARGET,
         gate=workload.GATE,
         canary=50,
-        canary_predictions=30,
+        canary_predictions=canary_predictions,
         canary_timeout_s=pace_from_environment().canary_timeout_s,
         metric=metric,
         tolerance=tolerance,
+        item=item,
+        k=k,
+        relevance_threshold=relevance_threshold,
     )

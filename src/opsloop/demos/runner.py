@@ -86,6 +86,10 @@ def workload_of(name: str) -> Workload:
         from opsloop.demos.forecast import Forecast
 
         return Forecast()
+    if name == "recsys":
+        from opsloop.demos.recsys import Recsys
+
+        return Recsys()
     raise InvalidInput(
         f"unknown workload {name!r}: one of {', '.join(WORKLOADS)}", field="workload"
     )
