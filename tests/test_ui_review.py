@@ -13,13 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
+from opsloop.domain.durations import duration_text
 from opsloop.domain.entities import Actor
 from opsloop.domain.settings import Settings
 from opsloop.sdk.client import Client
 from opsloop.sdk.models import register_model
 from opsloop.server.app import create_app
 from opsloop.server.ui.pages.review import brief, why
-from opsloop.server.ui.render import duration
 
 from ._asgi import SyncASGITransport
 from ._review_world import ENDPOINT, RITA, SAM, T0, Clock, World, moderation_model, on_clock
@@ -350,7 +350,7 @@ def test_the_words_for_a_reason_an_age_and_inputs(site: Site) -> None:
     assert why("rule:removal", config) == "rule removal: prediction is violation, score above 0.9"
     assert why("rule:gone", config) == "rule gone (no longer in the policy)"
     spans = (None, 0.3114, 4.2, 44.6, 60, 3 * 3600 + 300, 2 * 86400 + 4 * 3600)
-    assert [duration(s) for s in spans] == [
+    assert [duration_text(s) for s in spans] == [
         "—",
         "311 ms",
         "4.20 s",

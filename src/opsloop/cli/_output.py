@@ -8,8 +8,12 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from opsloop.domain.durations import duration_text
+
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from opsloop.domain.review import Spread
 
 
 @cache
@@ -51,6 +55,15 @@ def number(value: float | None) -> str:
     if value is None:
         return ""
     return f"{value:.4g}"
+
+
+def spread(value: Spread | None) -> str:
+    """A duration's spread: ``median 4 min 05 s, p90 12 min 30 s (n=1,204)``."""
+    if value is None:
+        return "—"
+    return (
+        f"median {duration_text(value.median)}, p90 {duration_text(value.p90)} (n={value.count:,})"
+    )
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from opsloop.cli import _output as out
+from opsloop.domain.durations import duration_text
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -189,7 +190,7 @@ def _runs_table(runs: list[PipelineRun]) -> None:
                 run.trigger.value,
                 _step_counts(run),
                 out.when(run.started_at or run.created_at),
-                _seconds(run.duration_s),
+                duration_text(run.duration_s),
                 run.actor,
             ]
             for run in runs
@@ -231,7 +232,7 @@ def show(run: PipelineRun, logs: bool = False) -> None:
             ("executor", run.executor),
             ("started by", run.actor),
             ("started", out.when(run.started_at or run.created_at)),
-            ("duration", _seconds(run.duration_s)),
+            ("duration", duration_text(run.duration_s)),
         ],
     )
     out.console().print(timeline(run))
@@ -265,7 +266,7 @@ def timeline(run: PipelineRun) -> Any:
             Text(status, style=style),
             "yes" if status == "cached" else "",
             str(step.attempts),
-            "" if status == "cached" else _seconds(step.duration_s),
+            "" if status == "cached" else duration_text(step.duration_s),
             Text(last_line(step.error), style="red"),
         )
     return shown
@@ -293,10 +294,6 @@ def _bar(step: StepRun, start: float, span: float) -> str:
 
 def _now() -> float:
     return datetime.now(UTC).timestamp()
-
-
-def _seconds(value: float | None) -> str:
-    return "" if value is None else f"{value:.2f}s"
 
 
 # -- triggers ------------------------------------------------------------------------------

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from opsloop.cli import _output as out
+from opsloop.domain.durations import duration_text
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from opsloop.domain.report import Report, SideHours
-    from opsloop.domain.review import Spread
 
 # The level's style (by its value): its mark and word carry it without colour.
 STYLES = {"not handled": "dim", "manual": "bold dark_orange", "automated": "bold green"}
@@ -109,7 +109,7 @@ def hours_table(found: Report) -> None:
                 row.level.value,
                 side(hours.people),
                 side(hours.machines),
-                seconds(hours.people.mean_s) + " / " + seconds(hours.machines.mean_s),
+                duration_text(hours.people.mean_s) + " / " + duration_text(hours.machines.mean_s),
                 hours.measures or "not measured",
             ]
         )
@@ -159,30 +159,30 @@ def delivery_fields(found: Report) -> None:
             ),
             ("change failure rate", failure),
             ("rollbacks", f"{delivery.rollbacks:,}"),
-            ("time to roll back", spread(delivery.time_to_rollback)),
-            ("alert to rollback", spread(delivery.alert_to_rollback)),
+            ("time to roll back", out.spread(delivery.time_to_rollback)),
+            ("alert to rollback", out.spread(delivery.alert_to_rollback)),
             (
                 "alerts",
                 f"{recovery.alerts_fired:,} fired, {recovery.resolved:,} resolved, "
                 f"{recovery.still_firing:,} still firing",
             ),
-            ("alert to recovery", spread(recovery.time_to_recovery)),
-            ("label delay", spread(labels.label_delay) + f" over {labels.labelled:,} labels"),
+            ("alert to recovery", out.spread(recovery.time_to_recovery)),
+            ("label delay", out.spread(labels.label_delay) + f" over {labels.labelled:,} labels"),
             (
                 "review backlog",
                 f"{queue.backlog:,} open at the end"
                 + (
                     ""
                     if queue.oldest_open_age_s is None
-                    else f" (oldest waiting {seconds(queue.oldest_open_age_s)})"
+                    else f" (oldest waiting {duration_text(queue.oldest_open_age_s)})"
                 ),
             ),
             (
                 "review",
                 f"{queue.routed:,} routed, {queue.decided:,} decisions, {queue.closed:,} closed",
             ),
-            ("time to decision", spread(queue.time_to_decision)),
-            ("handling time", spread(queue.handling_time)),
+            ("time to decision", out.spread(queue.time_to_decision)),
+            ("handling time", out.spread(queue.handling_time)),
         ],
     )
 
@@ -192,14 +192,14 @@ def lead_time_table(found: Report) -> None:
 
     rows: list[list[str]] = [
         [f"{row.endpoint}", f"{row.model}@{row.version}", row.deployed_as]
-        + [seconds(getattr(row, key)) for key in LEAD_STEP_TITLES]
+        + [duration_text(getattr(row, key)) for key in LEAD_STEP_TITLES]
         for row in found.lead_times[-SHOWN_LEAD_TIMES:]
     ]
     medians = found.lead_time
     rows.append(
         ["median", f"{len(found.lead_times)} versions", ""]
         + [
-            seconds(None if (s := getattr(medians, key)) is None else s.median)
+            duration_text(None if (s := getattr(medians, key)) is None else s.median)
             for key in LEAD_STEP_TITLES
         ]
     )
@@ -209,24 +209,3 @@ def lead_time_table(found: Report) -> None:
         ["endpoint", "version", "as", *LEAD_STEP_TITLES.values()],
         rows,
     )
-
-
-def spread(value: Spread | None) -> str:
-    if value is None:
-        return "—"
-    return f"median {seconds(value.median)}, p90 {seconds(value.p90)} (n={value.count:,})"
-
-
-def seconds(value: float | None) -> str:
-    """A duration as a person reads it: 0.4 s, 12 s, 4 min, 3.1 h, 2.5 d."""
-    if value is None:
-        return "—"
-    if value < 10:
-        return f"{value:.1f} s"
-    if value < 120:
-        return f"{value:.0f} s"
-    if value < 7200:
-        return f"{value / 60:.0f} min"
-    if value < 172800:
-        return f"{value / 3600:.1f} h"
-    return f"{value / 86400:.1f} d"

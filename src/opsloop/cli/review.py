@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from opsloop.cli import _output as out
+from opsloop.domain.durations import duration_text
 
 if TYPE_CHECKING:
-    from opsloop.domain.review import ReviewItem, ReviewPolicy, ReviewStats, Spread
+    from opsloop.domain.review import ReviewItem, ReviewPolicy, ReviewStats
 
 app = typer.Typer(
     help="Human review: which predictions go to people, the queue, decisions, figures.",
@@ -230,12 +231,12 @@ def show_stats(found: ReviewStats) -> None:
         f"review of {found.endpoint} since {out.when(found.since)}",
         [
             ("backlog", found.backlog),
-            ("oldest waits", _seconds(found.oldest_open_age_s)),
+            ("oldest waits", duration_text(found.oldest_open_age_s)),
             ("routed", f"{found.routed} ({_reasons(found.by_reason)})"),
             ("capped", found.capped),
             ("closed", found.closed),
-            ("time to decision", _spread(found.time_to_decision_s)),
-            ("handling time", _spread(found.handling_time_s)),
+            ("time to decision", out.spread(found.time_to_decision_s)),
+            ("handling time", out.spread(found.handling_time_s)),
             ("reviewer agreement", _share(found.reviewer_agreement, found.double_reviewed)),
             ("model-vs-human", _share(found.model_agreement, found.closed)),
             (
@@ -262,22 +263,6 @@ def _claim(item: ReviewItem) -> str:
     if item.claimed_by is None or item.status != "open":
         return ""
     return f"{item.claimed_by} until {out.when(item.claim_expires_at)}"
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return ""
-    if value < 120:
-        return f"{value:.0f}s"
-    if value < 7200:
-        return f"{value / 60:.0f}m"
-    return f"{value / 3600:.1f}h"
-
-
-def _spread(value: Spread | None) -> str:
-    if value is None:
-        return ""
-    return f"median {_seconds(value.median)}, p90 {_seconds(value.p90)} ({value.count})"
 
 
 def _share(value: float | None, count: int) -> str:

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from opsloop import __version__
+from opsloop.domain.durations import duration_text
 from opsloop.server.access import CSRF_COOKIE
 from opsloop.server.ui.viewer import Viewer
 
@@ -42,7 +43,7 @@ def environment() -> Environment:
     env.filters["number"] = number
     env.filters["percent"] = percent
     env.filters["count"] = count
-    env.filters["duration"] = duration
+    env.filters["duration"] = duration_text
     return env
 
 
@@ -99,22 +100,3 @@ def percent(share: float | None, digits: int = 1) -> str:
 def count(value: float | int | None) -> str:
     """A count stored as a number (monitor values are floats) as a whole number."""
     return "—" if value is None else f"{int(value):,}"
-
-
-def duration(seconds: float | None) -> str:
-    """A duration as a person reads it: 311 ms, 4.20 s, 12.3 s, 4 min 05 s, 3 h 05 min,
-    2 d 4 h."""
-    if seconds is None:
-        return "—"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 10:
-        return f"{seconds:.2f} s"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    whole = round(seconds)
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60:02d} s"
-    if whole < 86400:
-        return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
-    return f"{whole // 86400} d {whole % 86400 // 3600} h"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from opsloop.domain.durations import duration_text
 from opsloop.domain.pipelines import PipelineRun, StepRun, StepStatus
-from opsloop.server.ui.render import duration
 
 NICE_STEPS_S = (
     *(m * 10.0**e for e in range(-3, 1) for m in (1, 2, 5)),
@@ -36,7 +36,7 @@ class Bar:
         """A hover for the small bar in a list of runs."""
         return (
             f"{self.step.position}. {self.step.name}: {self.step.status.value} "
-            f"({duration(self.end - self.start)})"
+            f"({duration_text(self.end - self.start)})"
         )
 
     @property
@@ -47,7 +47,7 @@ class Bar:
         return (
             f"{self.step.position}. {self.step.name}: {self.step.status.value}{attempts}; "
             f"{clock(self.start)} → {clock(self.end)}{so_far} "
-            f"({duration(self.end - self.start)})"
+            f"({duration_text(self.end - self.start)})"
         )
 
 

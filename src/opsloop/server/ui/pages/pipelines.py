@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from opsloop.domain.auth import Role
+from opsloop.domain.durations import duration_text
 from opsloop.domain.errors import NotFound
 from opsloop.domain.pipelines import (
     PipelineInfo,
@@ -29,7 +30,7 @@ from opsloop.domain.pipelines import (
 )
 from opsloop.server.ui.pages._paging import last_page, page_number
 from opsloop.server.ui.pages._timeline import Bar, Timeline, clock
-from opsloop.server.ui.render import duration, render, when
+from opsloop.server.ui.render import render, when
 from opsloop.server.ui.viewer import Viewer, viewer_of
 
 if TYPE_CHECKING:
@@ -203,9 +204,9 @@ def trigger_text(run: PipelineRun) -> str:
 
 def run_duration(run: PipelineRun, now: float) -> str:
     if run.duration_s is not None:
-        return duration(run.duration_s)
+        return duration_text(run.duration_s)
     if run.started_at is not None and not run.finished:
-        return duration(now - run.started_at.timestamp()) + " so far"
+        return duration_text(now - run.started_at.timestamp()) + " so far"
     return "—"
 
 
@@ -277,7 +278,7 @@ class StepRow:
             cache = "off" if step.cache_key is None else "miss"
         return cls(
             bar,
-            offset="+" + duration(bar.start - origin),
+            offset="+" + duration_text(bar.start - origin),
             cache=cache,
             cached_from=None if source is None else (int(source[1]), source[2]),
             error=None if step.error is None else _trimmed(step.error, MAX_TEXT),
@@ -294,7 +295,7 @@ class StepRow:
 
     @property
     def duration(self) -> str:
-        return duration(self.bar.end - self.bar.start)
+        return duration_text(self.bar.end - self.bar.start)
 
     @property
     def size(self) -> str:
