@@ -50,14 +50,20 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
 
 
 def append(
-    platform: Platform, at: float, kind: str, subject: str, actor: Actor, **data: Any
+    platform: Platform,
+    at: float,
+    kind: str,
+    subject: str,
+    actor: Actor,
+    project: str | None = "mod",
+    **data: Any,
 ) -> None:
     with platform.db.begin() as conn:
         events.append(
             conn,
             kind=kind,
             subject=subject,
-            project="mod",
+            project=project,
             actor=actor.name,
             actor_kind=actor.kind,
             time=at,
@@ -419,6 +425,45 @@ def test_retraining_counts_pipelines_that_made_a_version_by_trigger(
     assert (found.level, found.by_people, found.by_machines) == (Level.MANUAL, 1, 1)
     assert found.note == "by trigger: 1 manual, 1 schedule"
     assert found.hours.people.mean_s == pytest.approx(60)
+
+
+def test_a_pipeline_without_a_project_counts_only_where_it_worked(
+    sqlite_platform: Platform,
+) -> None:
+    """A pipeline defined without a project records its runs without one: a project's report
+    takes those that registered a version in it or name its endpoint, not another's."""
+    platform = sqlite_platform
+    runs = [  # (pipeline, run, what it names, whether it registers a version in mod)
+        ("retrain", "r", {}, True),
+        ("score", "s", {"endpoint": "elsewhere"}, False),
+        ("etl", "e", {}, False),
+    ]
+    for number, (pipeline, run, params, registers) in enumerate(runs):
+        start = T + 100 * number
+        subject = f"pipeline:{pipeline}"
+        append(
+            platform,
+            start,
+            "pipeline_run.started",
+            subject,
+            DANA,
+            project=None,
+            run_id=run,
+            trigger="manual",
+            params=params,
+        )
+        if registers:
+            actor = Actor(name=subject, kind=ActorKind.PIPELINE)
+            append(platform, start + 5, "model_version.created", "model:mod/m", actor, version=1)
+        append(
+            platform, start + 60, "pipeline_run.succeeded", subject, DANA, project=None, run_id=run
+        )
+    mine = platform.report.build(project="mod", **PERIOD)
+    assert mine.events == 3  # the retrain's start, its version, its end
+    retraining = mine.stage(Stage.RETRAINING)
+    assert (retraining.by_people, retraining.by_machines) == (1, 0)
+    everything = platform.report.build(**PERIOD)
+    assert everything.events == 7  # no project named: every run counts
 
 
 @pytest.mark.parametrize(

@@ -74,9 +74,19 @@ class Scope:
             return event.subject == f"endpoint:{self.endpoint}"
         if event.kind == "model_version.evaluated":
             return event.data.get("endpoint") == self.endpoint
-        if event.kind == "pipeline_run.started":
-            return self.endpoint in _named_endpoints(event.data)
         return True  # project-wide: datasets, runs, the registry
+
+    def keeps_run(self, started: Happened, makers: set[str]) -> bool:
+        """Whether a pipeline run (its ``pipeline_run.started``) is this scope's. With an
+        endpoint: the run names it. Else a run of the project's own pipeline, or of one
+        defined without a project that names one of the project's endpoints or registered a
+        model version in it (``makers``: the pipelines that did) — not another project's."""
+        named = _named_endpoints(started.data)
+        if self.endpoint is not None:
+            return self.endpoint in named
+        if self.project is None or started.project is not None:
+            return True
+        return bool(named & {row.name for row in self.endpoints}) or started.subject in makers
 
 
 def _named_endpoints(data: dict[str, object]) -> set[object]:
@@ -189,21 +199,29 @@ def read(db: Database, scope: Scope, since: float, until: float) -> History:
 
 def _keep(history: History, happened: list[Happened]) -> None:
     """The scope's events, filed by kind, in time order. A pipeline run's end is kept when
-    its start was (it comes later, so one pass sees the start first)."""
+    its start was (it comes later, so one pass sees the start first), or, without an
+    endpoint, when it was recorded with a project (the project's own pipeline)."""
     scope = history.scope
     ends = PIPELINE_KINDS[1:]
+    makers = {
+        event.actor
+        for event in happened
+        if event.kind == "model_version.created" and event.actor_kind == "pipeline"
+    }
     started: set[object] = set()
     kept: list[Happened] = []
     by_kind: dict[str, list[Happened]] = defaultdict(list)
     for event in happened:
-        if scope.endpoint is not None:
-            if event.kind in ends:
-                if event.data.get("run_id") not in started:
-                    continue
-            elif not scope.keeps(event):
+        if event.kind == PIPELINE_KINDS[0]:
+            if not scope.keeps_run(event, makers):
                 continue
-            elif event.kind == PIPELINE_KINDS[0]:
-                started.add(event.data.get("run_id"))
+            started.add(event.data.get("run_id"))
+        elif event.kind in ends:
+            own = scope.endpoint is None and (scope.project is None or event.project is not None)
+            if not own and event.data.get("run_id") not in started:
+                continue
+        elif not scope.keeps(event):
+            continue
         kept.append(event)
         by_kind[event.kind].append(event)
     history.events = kept
