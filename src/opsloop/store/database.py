@@ -19,7 +19,7 @@ from sqlalchemy.pool import StaticPool
 
 from opsloop.domain.errors import Conflict, InvalidInput
 
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 T = TypeVar("T")
 ANALYZE_FROM_RUNS = 1000
 CHECKPOINT_EVERY_S = 0.5

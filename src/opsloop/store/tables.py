@@ -72,6 +72,7 @@ runs = Table(
     Column("packages", JSON, nullable=True),
     Column("error", Text, nullable=True),
     Index(None, "project_id", "start_time"),
+    Index(None, "project_id", "end_time"),  # the runs that ended in a period (the report)
     Index(None, "id", "project_id"),  # covers the run-to-project check of a search
     Index(None, "experiment_id"),
     Index(None, "parent_id"),
