@@ -242,7 +242,10 @@ def test_the_list_shows_closed_items_and_pages(site: Site) -> None:
     assert len(shown) == 12 and not set(shown) & set(re.findall(r"<code>(\w+)</code></td>", first))
     assert "open items 51–62 of 62" in second and 'id="page-next"' not in second
     past = vic.get(PAGE, params={"page": "9"})
-    assert past.status_code == 422 and "page 9 is past the last page" in past.text
+    assert past.status_code == 422 and "page 9 is past the last page (2)" in past.text
+    past_closed = vic.get(PAGE, params={"page": "2", "status": "closed"})  # one closed item
+    assert past_closed.status_code == 422
+    assert "page 2 is past the last page (1)" in past_closed.text
 
 
 @pytest.mark.parametrize(

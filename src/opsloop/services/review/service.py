@@ -403,6 +403,14 @@ class ReviewService:
             endpoint_id, _ = self._policy(conn, check_name(endpoint, "endpoint"))
             return repo.list_items(conn, endpoint_id, status, limit, offset)
 
+    def count(self, endpoint: str, *, status: str | None = None) -> int:
+        """How many items ``items`` pages through."""
+        if status not in (None, repo.OPEN, repo.CLOSED):
+            raise InvalidInput("status must be open or closed", field="status")
+        with self.db.read() as conn:
+            endpoint_id, _ = self._policy(conn, check_name(endpoint, "endpoint"))
+            return repo.count_items(conn, endpoint_id, status)
+
     def item(self, endpoint: str, item_id: int) -> ReviewItem:
         """One item with its decisions, in order, and the labels a reviewer may give."""
         with self.db.read() as conn:

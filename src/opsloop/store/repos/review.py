@@ -148,6 +148,14 @@ def list_items(
     return [_item(row) for row in rows]
 
 
+def count_items(conn: Connection, endpoint_id: int, status: str | None) -> int:
+    """How many items ``list_items`` pages through."""
+    query = select(func.count()).where(review_items.c.endpoint_id == endpoint_id)
+    if status is not None:
+        query = query.where(review_items.c.status == status)
+    return int(conn.execute(query).scalar_one())
+
+
 def held_by(conn: Connection, endpoint_id: int, reviewer: str, now: float) -> ReviewItem | None:
     """The open item ``reviewer`` holds a live claim on, if any (the earliest claimed)."""
     row = (

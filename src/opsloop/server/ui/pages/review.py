@@ -19,7 +19,7 @@ from opsloop.domain.entities import Actor
 from opsloop.domain.errors import Forbidden, InvalidInput
 from opsloop.domain.names import check_name
 from opsloop.domain.review import ReviewConfig, ReviewPolicy, ReviewStats
-from opsloop.server.ui.pages._paging import page_number
+from opsloop.server.ui.pages._paging import last_page, page_number
 from opsloop.server.ui.render import environment, render, timed
 from opsloop.server.ui.viewer import Viewer, viewer_of
 
@@ -80,8 +80,8 @@ def queue(
     listed = review.items(
         endpoint, status=status, limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE
     )
-    if number > 1 and not listed:  # read without a count: only that it is past the last
-        raise InvalidInput(f"page {number} is past the last page", field="page")
+    if number > 1 and not listed:  # past the last page: counted only now, to name it
+        last_page(number, review.count(endpoint, status=status), PAGE_SIZE)
     can_review = viewer.can(Role.REVIEWER, endpoint)
     desk = _desk(review, endpoint, viewer, policy.config) if can_review else {}
     return render(
