@@ -16,7 +16,7 @@ from opsloop.pipelines.retrain import _no_worse, check_canary, retrain_pipeline
         (0.79, 0.80, "accuracy", 0.02, True),
         (1.5, 2.0, "mae", 0.0, True),  # lower is better
         (2.5, 2.0, "mae", 0.0, False),
-        (0.5, None, "accuracy", 0.0, True),  # no primary labels: nothing says it is worse
+        (0.5, None, "accuracy", 0.0, True),  # undefined on the primary: nothing says worse
         (None, 0.8, "accuracy", 0.0, False),  # the canary cannot be measured: not promoted
         (None, None, "f1", 0.0, False),
     ],

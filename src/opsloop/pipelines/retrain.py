@@ -222,8 +222,9 @@ def watch_canary(
     k: int = RANKING_K,
     relevance_threshold: float | None = None,
 ) -> dict[str, Any]:
-    """Promote once the canary has ``predictions`` labelled predictions and its ``metric`` is
-    no worse than the primary's over the same time; roll back if worse or out of time. If the
+    """Judge once the canary and the primary each have ``predictions`` labelled predictions
+    since ``since``: promote when the canary's ``metric`` is no worse than the primary's over
+    the same time; roll back if worse or out of time. If the
     endpoint changed meanwhile (a person, or an alert's rollback), leave it as it is. A ranking
     metric (``ndcg_at_k``...) is taken at ``k``, an item relevant from
     ``relevance_threshold``, as a monitor takes it."""
@@ -234,14 +235,15 @@ def watch_canary(
         if opsloop.get_client().get_endpoint(endpoint).deployment != deployment:
             return {"outcome": "superseded: the endpoint changed during the watch"}
         scores = _live_scores(endpoint, started, metric, k, relevance_threshold)
-        canary_rows = scores.get("canary", (0, None))[0]
-        if canary_rows >= predictions:
+        counted = {role: scores.get(role, (0, None))[0] for role in ("canary", "primary")}
+        if min(counted.values()) >= predictions:
             break
         if time.monotonic() >= deadline:
             back = opsloop.rollback(
                 endpoint,
-                reason=f"retrain: canary got {canary_rows} of {predictions} labelled "
-                f"predictions in {timeout_s:g} s",
+                reason=f"retrain: in {timeout_s:g} s the canary got {counted['canary']} and "
+                f"the primary {counted['primary']} of the {predictions} labelled predictions "
+                "each needs",
             )
             return {"outcome": "rolled back", "deployment": back.number, "scores": scores}
         time.sleep(POLL_S)
@@ -355,7 +357,7 @@ def _no_worse(canary: float | None, primary: float | None, metric: str, toleranc
     if canary is None:
         return False  # not measurable on its labels: not shown to be no worse
     if primary is None:
-        return True  # the primary got no labels in that time: nothing says the canary is worse
+        return True  # undefined on the primary's labels: nothing says the canary is worse
     if metric in LOWER_IS_BETTER:
         return canary <= primary + tolerance
     return canary >= primary - tolerance
