@@ -11,6 +11,7 @@ from typing import Any, Literal, get_args
 
 from opsloop.domain import _yaml
 from opsloop.domain.errors import InvalidInput
+from opsloop.domain.numbers import is_number
 
 Op = Literal[">=", "<=", ">", "<", "=="]
 OPS: tuple[str, ...] = get_args(Op)
@@ -59,13 +60,6 @@ def count_option(data: dict[str, Any], key: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise _invalid(f"gate option '{key}' must be a whole number >= 1, got {value!r}")
     return value
-
-
-def is_number(value: Any) -> bool:
-    """A finite number, not true/false (YAML reads ``yes`` as true)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return math.isfinite(value)
 
 
 def number_option(data: dict[str, Any], key: str) -> float | None:

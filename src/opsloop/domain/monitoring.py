@@ -36,12 +36,12 @@ from typing import Any
 from pydantic import Field
 
 from opsloop.domain import _yaml
-from opsloop.domain._gate_text import is_number
 from opsloop.domain._yaml import BadKey
 from opsloop.domain.alerts import shown_url
 from opsloop.domain.entities import Entity, storable
 from opsloop.domain.errors import InvalidInput
 from opsloop.domain.names import parse_dataset_ref
+from opsloop.domain.numbers import is_number
 
 MONITOR_KEYS = (
     "window",

@@ -11,6 +11,7 @@ from opsloop.domain.deployments import FeedbackReceipt
 from opsloop.domain.entities import Actor
 from opsloop.domain.errors import InvalidInput
 from opsloop.domain.names import check_name, check_request_id
+from opsloop.domain.numbers import is_number
 from opsloop.services.deployments import DeploymentService, subject_of
 from opsloop.store.database import Database
 from opsloop.store.repos import events
@@ -138,10 +139,6 @@ def check_label(label: Any, field: str) -> Any:
                 )
         return [_item(entry) for entry in label]
     if isinstance(label, dict):
-        # The ranking module brings NumPy, which opening opsloop should not: only a graded
-        # label pays for it.
-        from opsloop.services.evaluation.ranking import is_grade
-
         if len(label) > MAX_LABEL_ITEMS:
             raise InvalidInput(f"{field} grades more than {MAX_LABEL_ITEMS} items", field=field)
         grades: dict[str, int | float] = {}
@@ -152,7 +149,7 @@ def check_label(label: Any, field: str) -> Any:
                     field=field,
                 )
             where = f"{field}[{str(key)!r}]"
-            if not is_grade(grade):
+            if not is_number(grade):
                 raise InvalidInput(
                     f"{where} must be a grade (a finite number), got {grade!r}"[:500], field=where
                 )

@@ -21,7 +21,6 @@ Each is the mean over requests; a request with no relevant item counts only for 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from opsloop.domain.errors import InvalidInput
+from opsloop.domain.numbers import is_number
 
 Metrics = dict[str, float | None]
 RANKING_METRICS = ("precision_at_k", "recall_at_k", "ndcg_at_k", "hit_rate_at_k", "mrr")
@@ -80,13 +80,6 @@ def relevant_grade(grade: float, threshold: float | None) -> bool:
     return grade >= threshold if threshold is not None else grade > 0
 
 
-def is_grade(value: Any) -> bool:
-    """Whether a value is an item's grade: a finite number, not true/false."""
-    if isinstance(value, float):  # first: most grades are, and it is the cheapest test
-        return math.isfinite(value)
-    return isinstance(value, int) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def judgement(label: Any, threshold: float | None = None) -> Judgement | None:
     """A label as a judgement: a list of clicked items, or an object of item grades (see
     ``graded``); None for any other label."""
@@ -104,7 +97,7 @@ def graded(grades: Mapping[Any, Any], threshold: float | None = None) -> Judgeme
     gains: dict[str, float] = {}
     relevant = set()
     for item, grade in grades.items():
-        if not is_grade(grade):
+        if not is_number(grade):
             continue
         key = item_key(item)
         gains[key] = max(float(grade), 0.0)

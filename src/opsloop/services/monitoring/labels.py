@@ -19,7 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from opsloop.services.evaluation.ranking import decoded, is_grade
+from opsloop.domain.numbers import is_number
+from opsloop.services.evaluation.ranking import decoded
 from opsloop.services.monitoring.inputs import CATEGORICAL, NUMERIC
 from opsloop.services.monitoring.performance import Found, numbers
 from opsloop.services.monitoring.served import CLASSIFICATION, RANKING, ServedModel, texts
@@ -90,10 +91,10 @@ def _ranked(values: list[Any]) -> tuple[pa.Array, str]:
     lengths: list[float] = []
     for value in map(decoded, values):
         if isinstance(value, dict):
-            grades.extend(float(g) for g in value.values() if is_grade(g))
+            grades.extend(float(g) for g in value.values() if is_number(g))
         elif isinstance(value, list):
             lengths.append(float(len(value)))
-        elif is_grade(value):
+        elif is_number(value):
             grades.append(float(value))
     if grades:
         return pa.array(grades, pa.float64()), GRADES

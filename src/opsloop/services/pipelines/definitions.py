@@ -15,6 +15,7 @@ from typing import Any, TypeVar, overload
 
 from opsloop.domain.errors import Conflict, InvalidInput, NotFound
 from opsloop.domain.names import check_label, check_name
+from opsloop.domain.numbers import is_number
 from opsloop.domain.pipelines import PipelineInfo, PipelineParam
 from opsloop.services.pipelines.context import current_runner
 
@@ -44,11 +45,11 @@ class Step:
             raise InvalidInput("retries must be a whole number", field="retries")
         if not 0 <= retries <= MAX_RETRIES:
             raise InvalidInput(f"retries must be from 0 to {MAX_RETRIES}", field="retries")
-        if not _finite(backoff_s) or backoff_s < 0:
+        if not is_number(backoff_s) or backoff_s < 0:
             raise InvalidInput(
                 "backoff_s must be a number of seconds, 0 or more", field="backoff_s"
             )
-        if timeout_s is not None and (not _finite(timeout_s) or timeout_s <= 0):
+        if timeout_s is not None and (not is_number(timeout_s) or timeout_s <= 0):
             raise InvalidInput("timeout_s must be a number of seconds above 0", field="timeout_s")
         self.retries = retries
         self.backoff_s = float(backoff_s)
@@ -247,10 +248,6 @@ def pipeline(
         return made
 
     return wrap if fn is None else wrap(fn)
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_json(value: Any) -> bool:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from opsloop.domain.numbers import is_number
 from opsloop.domain.review import ReviewConfig
 from opsloop.services.review.routing import SHADOW, Candidate, match, priority, reviews_needed
 from opsloop.store.prediction_log import INPUT_PREFIX
@@ -104,9 +105,7 @@ def _classes(scores: Any) -> list[str] | None:
 
 
 def _finite(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
+    return float(value) if is_number(value) else None
 
 
 def _plain(value: Any) -> Any:
