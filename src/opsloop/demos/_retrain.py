@@ -26,9 +26,9 @@ def demo_retrain(
 ) -> Callable[..., dict[str, Any]]:
     """Register the retrain pipeline of ``workload`` (``opsloop.demos.moderation``, say):
     its ``PIPELINE``, ``ENDPOINT``, ``PROJECT``, ``train``, ``TARGET`` and ``GATE``; the
-    canary judged by ``metric`` on ``canary_predictions`` labelled predictions a side, no worse than
-    the primary within ``tolerance``. A ranking
-    names its ``item`` column, and its metric's ``k`` and ``relevance_threshold``."""
+    canary judged by ``metric`` on ``canary_predictions`` labelled predictions a side, no
+    worse than the primary within ``tolerance``. A ranking names its ``item`` column, and
+    its metric's ``k`` and ``relevance_threshold``."""
     return retrain_pipeline(
         name=workload.PIPELINE,
         endpoint=workload.ENDPOINT,
