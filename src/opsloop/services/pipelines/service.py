@@ -135,17 +135,13 @@ class PipelineService:
     ) -> PipelineRun:
         """Queue a run and execute it on a background thread; returns the queued run.
         ``unless_active``: if a run of ``name`` with the same params (defaults filled in) is
-        queued or running, that run instead, looked up in the transaction that would queue
-        the new one (an alert that fires again must not start a second retrain of the same
-        endpoint while the first is still at work)."""
-        pipeline, chosen = self.pipeline(name), self.executor(executor)
-        with self.db.begin() as conn:
-            if unless_active:
-                active = self._active_run(conn, pipeline, params)
-                if active is not None:
-                    return active
-            queued = self.queue(conn, pipeline, trigger, detail, params, actor, chosen)
-        self.launch(pipeline, queued, chosen, actor)
+        queued or running, that run instead (an alert that fires again must not start a
+        second retrain of the same endpoint while the first is still at work)."""
+        pipeline, queued, chosen, new = self._queued(
+            name, trigger, detail, params, actor, executor, unless_active=unless_active
+        )
+        if new:
+            self.launch(pipeline, queued, chosen, actor)
         return queued
 
     def run(
@@ -159,7 +155,7 @@ class PipelineService:
         executor: str | None = None,
     ) -> PipelineRun:
         """Queue a run and execute it in this thread; returns the finished run."""
-        pipeline, queued, chosen = self._queued(name, trigger, detail, params, actor, executor)
+        pipeline, queued, chosen, _ = self._queued(name, trigger, detail, params, actor, executor)
         self.leases.track(queued.id)
         self._execute(pipeline, queued, chosen, actor)
         return self.get(queued.id)
@@ -176,12 +172,22 @@ class PipelineService:
         params: dict[str, Any] | None,
         actor: Actor,
         executor: str | None,
-    ) -> tuple[Pipeline, PipelineRun, Executor]:
-        """The pipeline, its run as queued (row, lease, event) and the executor chosen."""
+        *,
+        unless_active: bool = False,
+    ) -> tuple[Pipeline, PipelineRun, Executor, bool]:
+        """The pipeline, its run as queued (row, lease, event), the executor chosen, and
+        whether the run is new: with ``unless_active``, an active run with the same params,
+        looked up in the transaction that would queue the new one, stands instead. (On
+        SQLite the transaction's write lock makes that exact; on PostgreSQL two starts at
+        the same moment could both queue: the alerts that ask for it take turns.)"""
         pipeline, chosen = self.pipeline(name), self.executor(executor)
         with self.db.begin() as conn:
+            if unless_active:
+                active = self._active_run(conn, pipeline, params)
+                if active is not None:
+                    return pipeline, active, chosen, False
             queued = self.queue(conn, pipeline, trigger, detail, params, actor, chosen)
-        return pipeline, queued, chosen
+        return pipeline, queued, chosen, True
 
     def _active_run(
         self, conn: Connection, pipeline: Pipeline, params: dict[str, Any] | None
