@@ -19,9 +19,14 @@ if TYPE_CHECKING:
     from opsloop.domain.settings import Settings
 
 
+def subject_of(pipeline: str) -> str:
+    """A pipeline's name on Events: the subject of its runs' and the actor of its steps'."""
+    return f"pipeline:{pipeline}"
+
+
 def pipeline_actor(pipeline: str) -> Actor:
     """Who a pipeline's steps act as, on every Event their work records."""
-    return Actor(name=f"pipeline:{pipeline}", kind=ActorKind.PIPELINE)
+    return Actor(name=subject_of(pipeline), kind=ActorKind.PIPELINE)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from opsloop.domain.pipelines import (
 )
 from opsloop.domain.settings import Settings
 from opsloop.services.pipelines._leases import RunLeases
-from opsloop.services.pipelines.context import Scope, pipeline_actor, scoped
+from opsloop.services.pipelines.context import Scope, pipeline_actor, scoped, subject_of
 from opsloop.services.pipelines.definitions import REGISTRY, Pipeline, PipelineRegistry
 from opsloop.services.pipelines.executors import (
     Executor,
@@ -78,10 +78,6 @@ class RunPage:
     runs: builtins.list[PipelineRun]
     total: int  # runs that match the filters, on every page
     counts: builtins.list[RunCount]  # every run stored, whatever the filters
-
-
-def subject_of(pipeline: str) -> str:
-    return f"pipeline:{pipeline}"
 
 
 class PipelineService:

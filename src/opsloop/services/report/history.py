@@ -76,15 +76,21 @@ class Scope:
             return event.data.get("endpoint") == self.endpoint
         return True  # project-wide: datasets, runs, the registry
 
+    def owns_run(self, event: Happened) -> bool:
+        """Whether a pipeline run's Event is this scope's by itself, whatever the run did:
+        without an endpoint, every run of all projects, or a run of the project's own
+        pipeline (recorded with the project)."""
+        return self.endpoint is None and (self.project is None or event.project is not None)
+
     def keeps_run(self, started: Happened, makers: set[str]) -> bool:
         """Whether a pipeline run (its ``pipeline_run.started``) is this scope's. With an
-        endpoint: the run names it. Else a run of the project's own pipeline, or of one
-        defined without a project that names one of the project's endpoints or registered a
-        model version in it (``makers``: the pipelines that did) — not another project's."""
+        endpoint: the run names it. Else one it owns, or a run of a pipeline defined without
+        a project that names one of the project's endpoints or registered a model version in
+        it (``makers``: the pipelines that did) — not another project's."""
         named = _named_endpoints(started.data)
         if self.endpoint is not None:
             return self.endpoint in named
-        if self.project is None or started.project is not None:
+        if self.owns_run(started):
             return True
         return bool(named & {row.name for row in self.endpoints}) or started.subject in makers
 
@@ -110,6 +116,9 @@ class History:
     review_routed: int = 0
     review_closed: list[tuple[float, float]] = field(default_factory=list)
     review_decisions: list[tuple[str, float | None, float]] = field(default_factory=list)
+    # The pipelines (as actors: pipeline:NAME, the subject of their runs too) that registered
+    # a model version in the period.
+    makers: set[str] = field(default_factory=set)
 
     @property
     def days(self) -> float:
@@ -199,11 +208,11 @@ def read(db: Database, scope: Scope, since: float, until: float) -> History:
 
 def _keep(history: History, happened: list[Happened]) -> None:
     """The scope's events, filed by kind, in time order. A pipeline run's end is kept when
-    its start was (it comes later, so one pass sees the start first), or, without an
-    endpoint, when it was recorded with a project (the project's own pipeline)."""
+    its start was (it comes later, so one pass sees the start first), or when the scope
+    owns the run (``Scope.owns_run``)."""
     scope = history.scope
     ends = PIPELINE_KINDS[1:]
-    makers = {
+    history.makers = makers = {
         event.actor
         for event in happened
         if event.kind == "model_version.created" and event.actor_kind == "pipeline"
@@ -217,8 +226,7 @@ def _keep(history: History, happened: list[Happened]) -> None:
                 continue
             started.add(event.data.get("run_id"))
         elif event.kind in ends:
-            own = scope.endpoint is None and (scope.project is None or event.project is not None)
-            if not own and event.data.get("run_id") not in started:
+            if not scope.owns_run(event) and event.data.get("run_id") not in started:
                 continue
         elif not scope.keeps(event):
             continue

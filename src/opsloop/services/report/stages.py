@@ -282,16 +282,11 @@ def monitoring(history: History) -> StageReport:
 def retraining(history: History) -> StageReport:
     """Runs of the pipelines that registered a model version in the period; automated
     when their trigger was a schedule, an alert, new data or new labels."""
-    makers = {
-        event.actor
-        for event in history.of("model_version.created")
-        if event.actor_kind == "pipeline"
-    }
     ends = {event.data.get("run_id"): event for event in history.of(*PIPELINE_KINDS[1:])}
     tally = Tally()
     triggers: dict[str, int] = {}
     for started in history.of("pipeline_run.started"):
-        if started.subject not in makers:  # pipeline:NAME is also the actor of its steps
+        if started.subject not in history.makers:  # pipeline:NAME is also the actor of its steps
             continue
         trigger = str(started.data.get("trigger", "manual"))
         triggers[trigger] = triggers.get(trigger, 0) + 1
