@@ -391,8 +391,7 @@ class ReviewService:
     ) -> list[ReviewItem]:
         """Open items in queue order, or every (or closed) item newest first; ``offset``
         skips that many first (a page further)."""
-        if status not in (None, repo.OPEN, repo.CLOSED):
-            raise InvalidInput("status must be open or closed", field="status")
+        _check_status(status)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_ITEMS:
             raise InvalidInput(f"limit must be a whole number from 1 to {MAX_ITEMS}", field="limit")
         if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
@@ -405,8 +404,7 @@ class ReviewService:
 
     def count(self, endpoint: str, *, status: str | None = None) -> int:
         """How many items ``items`` pages through."""
-        if status not in (None, repo.OPEN, repo.CLOSED):
-            raise InvalidInput("status must be open or closed", field="status")
+        _check_status(status)
         with self.db.read() as conn:
             endpoint_id, _ = self._policy(conn, check_name(endpoint, "endpoint"))
             return repo.count_items(conn, endpoint_id, status)
@@ -482,3 +480,9 @@ class ReviewService:
 
     def _with_choices(self, item: ReviewItem, state: Endpoint, policy: ReviewPolicy) -> ReviewItem:
         return item.model_copy(update={"choices": self._choices(item, state, policy)})
+
+
+def _check_status(status: str | None) -> None:
+    """An item status a listing takes: open, closed, or none (every item)."""
+    if status not in (None, repo.OPEN, repo.CLOSED):
+        raise InvalidInput("status must be open or closed", field="status")
