@@ -24,6 +24,7 @@ from opsloop.services.evaluation.ranking import decoded
 from opsloop.services.monitoring.inputs import CATEGORICAL, NUMERIC
 from opsloop.services.monitoring.performance import Found, numbers
 from opsloop.services.monitoring.served import CLASSIFICATION, RANKING, ServedModel, texts
+from opsloop.store.repos.monitors import LABEL_DRIFT
 
 if TYPE_CHECKING:
     from opsloop.services.drift import DriftReference, DriftThresholds
@@ -142,7 +143,7 @@ def label_drift(
     detail = {**verdict.to_dict(), "compared": compared, "reference": reference.source}
     if reference.kind == CATEGORICAL:
         detail["unseen"] = _unseen(found, reference.drift.categories(LABEL))
-    return {f"drift.{LABEL}": (verdict.statistic, detail)}, None
+    return {LABEL_DRIFT: (verdict.statistic, detail)}, None
 
 
 def _unseen(found: pa.Array, seen: frozenset[str]) -> dict[str, int]:
