@@ -128,7 +128,7 @@ class Reader:
     ) -> dt.datetime | None:
         """The earliest time of a prediction (logged after ``predicted_after``) given a label
         at or after ``received_after``: where labels that came late start."""
-        received = _utc(received_after) or received_after
+        received = _in_utc(received_after)
         predicted_after = _utc(predicted_after)
         feedback = self._load("feedback", endpoint, received.date().isoformat(), None)
         first = predicted_after.date().isoformat() if predicted_after else None
@@ -162,7 +162,7 @@ class Reader:
         """Seconds from each served (not shadow) prediction made in ``[since, until)`` to its
         latest label, for those that have one. Only ids and times are read: no inputs,
         answers or labels."""
-        since, until = _utc(since) or since, _utc(until) or until
+        since, until = _in_utc(since), _in_utc(until)
         predictions = self._load(
             "predictions", endpoint, since.date().isoformat(), until.date().isoformat()
         )
@@ -177,12 +177,10 @@ class Reader:
             if not p_sources or not f_sources:
                 return []
             logged = _union(p_sources, ["request_id", "time", "role"], PREDICTION_FIELDS, where)
-            labelled = _union(f_sources, ["request_id", "time"], FEEDBACK_FIELDS, "TRUE")
+            latest = _latest_feedback(f_sources, ["request_id", "time"])
             rows = cursor.execute(
-                f"WITH p AS ({logged}),"
-                f" f AS (SELECT request_id, max(time) AS label_time FROM ({labelled})"
-                " GROUP BY request_id)"
-                " SELECT epoch(f.label_time) - epoch(p.time) FROM p JOIN f USING (request_id)",
+                f"WITH p AS ({logged}), f AS ({latest})"
+                " SELECT epoch(f.time) - epoch(p.time) FROM p JOIN f USING (request_id)",
                 params,
             ).fetchall()
         finally:
@@ -383,9 +381,10 @@ def _union(sources: list[_Source], names: list[str], fixed: dict[str, Any], wher
     return " UNION ALL ".join(selects)
 
 
-def _latest_feedback(sources: list[_Source]) -> str:
-    """The latest feedback per request id (none at all: an empty relation of the same shape)."""
-    names = list(FEEDBACK_FIELDS)
+def _latest_feedback(sources: list[_Source], names: list[str] | None = None) -> str:
+    """The latest feedback per request id, its ``names`` (default: every field); none at
+    all: an empty relation of the same shape."""
+    names = list(FEEDBACK_FIELDS) if names is None else names
     if not sources:
         types = {n: _SQL_TYPES.get(FEEDBACK_FIELDS[n], "VARCHAR") for n in names}
         nulls = ", ".join(f"CAST(NULL AS {types[n]}) AS {_quote(n)}" for n in names)
@@ -401,8 +400,10 @@ def _quote(name: str) -> str:
 
 
 def _utc(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None:
-        return None
+    return None if moment is None else _in_utc(moment)
+
+
+def _in_utc(moment: dt.datetime) -> dt.datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=dt.UTC)  # naive times are UTC, as the log stores them
     return moment.astimezone(dt.UTC)
