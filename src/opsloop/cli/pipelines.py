@@ -126,7 +126,7 @@ def _step_line(step: StepRun) -> Text:
     line = Text(f"  {step.position:>2} {step.name} ")
     line.append(status, style=STATUS_STYLE.get(status, ""))
     if step.duration_s is not None and status != "cached":
-        line.append(f" {step.duration_s:.2f}s")
+        line.append(f" {duration_text(step.duration_s)}")
     if step.attempts > 1:
         line.append(f" ({step.attempts} attempts)")
     if step.error:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from opsloop.cli import _output as out
+from opsloop.domain.durations import duration_text
 
 app = typer.Typer(
     help="Tracked runs: params, metrics, status, lineage.",
@@ -78,7 +79,7 @@ def show_run(
             ("user", run.user),
             ("started", out.when(run.start_time)),
             ("ended", out.when(run.end_time)),
-            ("duration", "" if run.duration_s is None else f"{run.duration_s:.2f}s"),
+            ("duration", duration_text(run.duration_s)),
             ("parent", run.parent_id or ""),
             (
                 "git",

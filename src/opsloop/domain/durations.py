@@ -4,10 +4,10 @@ UI's one rule."""
 from __future__ import annotations
 
 
-def duration_text(seconds: float | None, missing: str = "—") -> str:
-    """311 ms, 4.20 s, 12.3 s, 4 min 05 s, 3 h 05 min, 2 d 4 h; ``missing`` for None."""
+def duration_text(seconds: float | None) -> str:
+    """311 ms, 4.20 s, 12.3 s, 4 min 05 s, 3 h 05 min, 2 d 4 h; — for None."""
     if seconds is None:
-        return missing
+        return "—"
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 10:
