@@ -10,7 +10,6 @@ from types import ModuleType
 from typing import Any
 
 from opsloop.demos._workload import pace_from_environment
-from opsloop.domain.monitoring import RANKING_K
 from opsloop.pipelines.retrain import retrain_pipeline
 
 
@@ -20,15 +19,13 @@ def demo_retrain(
     metric: str,
     tolerance: float,
     canary_predictions: int = 30,
-    item: str | None = None,
-    k: int = RANKING_K,
-    relevance_threshold: float | None = None,
+    **ranking: Any,
 ) -> Callable[..., dict[str, Any]]:
     """Register the retrain pipeline of ``workload`` (``opsloop.demos.moderation``, say):
     its ``PIPELINE``, ``ENDPOINT``, ``PROJECT``, ``train``, ``TARGET`` and ``GATE``; the
     canary judged by ``metric`` on ``canary_predictions`` labelled predictions a side, no
-    worse than the primary within ``tolerance``. A ranking names its ``item`` column, and
-    its metric's ``k`` and ``relevance_threshold``."""
+    worse than the primary within ``tolerance``. A ranking passes ``retrain_pipeline``'s
+    ``item``, ``k`` and ``relevance_threshold`` in ``ranking``."""
     return retrain_pipeline(
         name=workload.PIPELINE,
         endpoint=workload.ENDPOINT,
@@ -41,7 +38,5 @@ def demo_retrain(
         canary_timeout_s=pace_from_environment().canary_timeout_s,
         metric=metric,
         tolerance=tolerance,
-        item=item,
-        k=k,
-        relevance_threshold=relevance_threshold,
+        **ranking,
     )

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import shutil
 import socket
 import threading
@@ -78,21 +79,14 @@ class DemoResult:
 
 
 def workload_of(name: str) -> Workload:
-    if name == "moderation":
-        from opsloop.demos.moderation import Moderation
-
-        return Moderation()
-    if name == "forecast":
-        from opsloop.demos.forecast import Forecast
-
-        return Forecast()
-    if name == "recsys":
-        from opsloop.demos.recsys import Recsys
-
-        return Recsys()
-    raise InvalidInput(
-        f"unknown workload {name!r}: one of {', '.join(WORKLOADS)}", field="workload"
-    )
+    where = WORKLOADS.get(name)
+    if where is None:
+        raise InvalidInput(
+            f"unknown workload {name!r}: one of {', '.join(WORKLOADS)}", field="workload"
+        )
+    module, attribute = where.split(":")
+    made: Workload = getattr(importlib.import_module(module), attribute)()
+    return made
 
 
 def prepare_home(home: Path) -> None:
