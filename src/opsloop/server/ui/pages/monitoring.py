@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -71,14 +72,22 @@ class Summary:
     project: str
     monitor: Monitor
     figures: dict[str, float | None]
-    live: float | None  # accuracy, else a regressor's MAE or a ranking's NDCG@k
-    live_label: str  # what ``live`` is, when it is not accuracy
     window: tuple[datetime, datetime] | None
     ran_at: datetime | None
     drifted: list[str] | None  # None: the window has no drift (no reference, no traffic)
     features: int | None
     alerts: int
     state: str  # the worst open alert's severity, ok without one
+
+    @property
+    def live(self) -> float | None:
+        """Accuracy, else a regressor's MAE or a ranking's NDCG@k."""
+        return live_figure(self.figures)[1]
+
+    @property
+    def live_label(self) -> str:
+        """What ``live`` is, when it is not accuracy."""
+        return live_figure(self.figures)[0]
 
 
 @router.get("/ui/monitoring", response_class=HTMLResponse)
@@ -115,14 +124,11 @@ def summarize(
     detail = share.detail if share is not None and share.detail else {}
     severities = open_alerts.get(endpoint.name, {})
     first = values[0] if values else None
-    live_label, live = live_figure(figures)
     return Summary(
         endpoint=endpoint.name,
         project=endpoint.project,
         monitor=monitor,
         figures=figures,
-        live=live,
-        live_label=live_label,
         window=None if first is None else (at(first.window_start), at(first.window_end)),
         ran_at=None if not values else at(max(value.computed_at for value in values)),
         drifted=list(detail["drifted"]) if "drifted" in detail else None,
@@ -133,10 +139,14 @@ def summarize(
 
 
 def live_figure(figures: dict[str, float | None]) -> tuple[str, float | None]:
-    """A window's live figure, the first of ``LIVE_METRICS`` it has (accuracy when none),
-    and its name where it is not accuracy."""
-    live = next((name for name in LIVE_METRICS if figures.get(name) is not None), LIVE_METRICS[0])
+    """A window's live figure, and its name where it is not accuracy."""
+    live = first_live_metric(lambda name: figures.get(name) is not None)
     return LIVE_LABELS.get(live, ""), figures.get(live)
+
+
+def first_live_metric(has: Callable[[str], bool]) -> str:
+    """The first of ``LIVE_METRICS`` that ``has`` a value; accuracy when none does."""
+    return next((name for name in LIVE_METRICS if has(name)), LIVE_METRICS[0])
 
 
 # -- one monitor -----------------------------------------------------------------------------
@@ -355,9 +365,7 @@ def performance_of(values: list[Point]) -> Performance:
     for value in values:
         if value.metric in SERIES:
             by_metric.setdefault(value.metric, {})[value.window_end] = value.value
-    live_metric = next(
-        (name for name in LIVE_METRICS if _any(by_metric.get(name))), LIVE_METRICS[0]
-    )
+    live_metric = first_live_metric(lambda name: _any(by_metric.get(name)))
     live = by_metric.get(live_metric, {})
     estimated = by_metric.get("estimated." + live_metric.removeprefix("performance."), {})
     coverage = by_metric.get("performance.label_coverage", {})
