@@ -9,6 +9,8 @@ import typer
 
 from opsloop.cli import _output as out
 from opsloop.domain.durations import duration_text
+from opsloop.services.report.svg import maturity_map
+from opsloop.services.report.text import MARKS, hours_text, period, subject, who
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -43,8 +45,6 @@ def report(
     query = {"project": project, "endpoint": endpoint, "since": since, "until": until}
     found = client.report(**query)
     if svg is not None:
-        from opsloop.services.report.svg import maturity_map
-
         if not svg.parent.is_dir():
             out.fail(f"{svg.parent}: no such folder")
         svg.write_text(maturity_map(found))
@@ -71,16 +71,12 @@ def summary(found: Report, console: Console) -> None:
 
 
 def heading(found: Report) -> str:
-    from opsloop.services.report.svg import period, subject
-
     return f"Report: {subject(found)} · {period(found)}"
 
 
 def maturity_table(found: Report) -> object:
     from rich.table import Table
     from rich.text import Text
-
-    from opsloop.services.report.svg import MARKS, who
 
     shown = Table(title="maturity map", title_justify="left", header_style="bold")
     for column in ("stage", "level", "who did it", "counted", "note"):
@@ -121,8 +117,6 @@ def hours_table(found: Report) -> None:
 
 
 def side(hours: SideHours) -> str:
-    from opsloop.services.report.svg import hours_text
-
     if hours.occurrences == 0:
         return "—"
     if hours.hours_per_month is None:
@@ -131,8 +125,6 @@ def side(hours: SideHours) -> str:
 
 
 def next_step(found: Report) -> str:
-    from opsloop.services.report.svg import hours_text
-
     if found.next_to_automate is None:
         return "next to automate: no manual stage with measured time in this period"
     row = found.stage(found.next_to_automate)

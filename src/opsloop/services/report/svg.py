@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
-from opsloop.domain.report import Level, Report, SideHours, StageReport
+from opsloop.domain.report import Level, Report, StageReport
+from opsloop.services.report.text import MARKS, period, side_text, subject, who
 
 WIDTH = 900
 ROW = 40
@@ -24,7 +25,6 @@ COLOURS = {
     Level.AUTOMATED: ("#e4f5ec", "#16794c", "#0f5a38"),
 }
 # The marks for the same levels (the terminal and the page draw them too).
-MARKS = {Level.NOT_HANDLED: "○", Level.MANUAL: "◐", Level.AUTOMATED: "●"}
 
 
 def maturity_map(report: Report) -> str:
@@ -53,22 +53,8 @@ def maturity_map(report: Report) -> str:
     return "\n".join(parts) + "\n"
 
 
-def subject(report: Report) -> str:
-    """What the report covers: ``project mod · endpoint ep``, or ``every project``."""
-    what = f"project {report.project}" if report.project else "every project"
-    if report.endpoint:
-        what += f" · endpoint {report.endpoint}"
-    return what
-
-
 def _heading(report: Report) -> str:
     return f"Maturity map — {subject(report)}"
-
-
-def period(report: Report) -> str:
-    since = report.since.strftime("%Y-%m-%d %H:%M")
-    until = report.until.strftime("%Y-%m-%d %H:%M")
-    return f"{since} → {until} UTC ({report.days:.3g} days, {report.events:,} events)"
 
 
 def _summary(report: Report) -> str:
@@ -128,36 +114,16 @@ def _two_lines(x: int, middle: int, first: str, second: str) -> list[str]:
     ]
 
 
-def who(row: StageReport) -> str:
-    if row.by_people == 0 and row.by_machines == 0:
-        return "nothing recorded"
-    return f"{row.by_people:,} by people, {row.by_machines:,} by machines"
-
-
 def _hours(row: StageReport) -> tuple[str, str]:
     """(people's hours, machines' hours) as the map's two lines; one dash when nothing
     happened, ``not measured`` where something did but its time is not recorded."""
     people, machines = row.hours.people, row.hours.machines
     if people.occurrences == 0 and machines.occurrences == 0:
         return "—", ""
-    return f"people: {side_text(people)}", f"machines: {side_text(machines)}"
-
-
-def side_text(side: SideHours) -> str:
-    if side.occurrences == 0:
-        return "none"
-    return "not measured" if side.hours_per_month is None else hours_text(side.hours_per_month)
-
-
-def hours_text(hours: float) -> str:
-    """Hours per month as the map and the terminal print them."""
-    if hours == 0:
-        return "0 h"
-    if hours * 60 < 1:
-        return "< 1 min"
-    if hours < 0.1:
-        return f"{hours * 60:.0f} min"
-    return f"{hours:.1f} h" if hours < 100 else f"{hours:,.0f} h"
+    return (
+        f"people: {side_text(people, nothing='none')}",
+        f"machines: {side_text(machines, nothing='none')}",
+    )
 
 
 def _short(text: str) -> str:

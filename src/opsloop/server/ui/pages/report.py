@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from opsloop.domain.report import LEAD_STEP_TITLES, Level, SideHours, by_people_hours
+from opsloop.domain.report import LEAD_STEP_TITLES, Level, by_people_hours
 from opsloop.server.ui.render import render
 from opsloop.server.ui.viewer import Viewer, viewer_of
-from opsloop.services.report.svg import MARKS, hours_text
+from opsloop.services.report.text import MARKS, side_text
 
 router = APIRouter(include_in_schema=False)
 SHOWN_LEAD_TIMES = 50
@@ -77,11 +77,3 @@ class Chosen:
             "until": self.until,
         }
         return urlencode({key: value for key, value in chosen.items() if value})
-
-
-def side_text(side: SideHours) -> str:
-    if side.occurrences == 0:
-        return "—"
-    if side.hours_per_month is None:
-        return "not measured"
-    return hours_text(side.hours_per_month)
