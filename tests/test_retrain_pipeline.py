@@ -1,11 +1,17 @@
-"""The retrain pipeline's own rules (the whole loop runs in test_closed_loop.py)."""
+"""The retrain pipeline's own rules (the whole loop runs in test_closed_loop.py); its canary
+watch on a real store."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pandas as pd
 import pytest
 
+import opsloop
 from opsloop.domain.errors import InvalidInput
-from opsloop.pipelines.retrain import _no_worse, check_canary, retrain_pipeline
+from opsloop.pipelines.retrain import _no_worse, check_canary, retrain_pipeline, watch_canary
+from opsloop.sdk.client import Client
 
 
 @pytest.mark.parametrize(
@@ -72,3 +78,49 @@ def test_a_pipeline_that_cannot_judge_its_canary_is_refused(
             k=k,
         )
     assert caught.value.field == refused
+
+
+class Always:
+    """Says ``answer`` for every row."""
+
+    def __init__(self, answer: int) -> None:
+        self.answer = answer
+
+    def predict(self, frame: pd.DataFrame) -> list[int]:
+        return [self.answer] * len(frame)
+
+
+def label_role(endpoint: str, role: str, since: datetime) -> int:
+    """Label 1 on every prediction ``role`` served since ``since``; how many."""
+    log = opsloop.export_predictions(endpoint, since=since, inputs=False).to_pylist()
+    mine = [{"id": row["request_id"], "label": 1} for row in log if row["role"] == role]
+    if mine:
+        opsloop.send_feedback(endpoint, mine)
+    return len(mine)
+
+
+def test_a_canary_is_judged_only_once_both_sides_have_their_labels(sdk: Client) -> None:
+    """A canary with its labels and a primary without any is not judged: out of time, it is
+    rolled back, naming what each side got. With both labelled, it is promoted."""
+    example = pd.DataFrame({"x": [1.0]})
+    first = opsloop.register_model(Always(1), "t/m", input_example=example)
+    opsloop.deploy(first.ref, endpoint="ep", force=True, reason="test")
+    for attempt in range(2):
+        candidate = opsloop.register_model(Always(1), "t/m", input_example=example)
+        since = datetime.now(UTC)
+        number = opsloop.deploy(
+            candidate.ref, endpoint="ep", canary=50, force=True, reason="test"
+        ).number
+        for n in range(40):  # a key per request: about half of them go to the canary
+            opsloop.predict("ep", [{"x": float(n)}], key=f"user-{attempt}-{n}")
+        assert label_role("ep", "canary", since) >= 5
+        if attempt == 0:
+            watched = watch_canary("ep", number, since.timestamp(), 5, "accuracy", 0.0, 0.5)
+            assert watched["outcome"] == "rolled back"
+            reason = sdk.deployment_history("ep")[0].reason
+            assert "the primary 0 of the 5 labelled predictions each needs" in reason
+        else:
+            assert label_role("ep", "primary", since) >= 5
+            watched = watch_canary("ep", number, since.timestamp(), 5, "accuracy", 0.0, 30)
+            assert watched["outcome"] == "promoted"
+            assert watched["scores"]["primary"][0] >= 5 and watched["scores"]["canary"][0] >= 5
