@@ -151,7 +151,7 @@ def train(frame: pd.DataFrame, target: str) -> SeedNeighbours:
     return SeedNeighbours(neighbours, [int(film) for film in order])
 
 
-def requests_of(rows: pd.DataFrame) -> list[Request]:
+def visit_requests(rows: pd.DataFrame) -> list[Request]:
     """One request per visit, in time order: the visit, its user and seed; its truth the
     films rated after the seed, each with its stars (ids as text, as JSON keys are)."""
     found = []
@@ -224,4 +224,4 @@ notify: [log]
         return None  # the visitors' own ratings are the truth; nobody reviews a list of films
 
     def traffic(self, data: Visits) -> list[Request]:
-        return requests_of(data.live)
+        return visit_requests(data.live)
