@@ -454,10 +454,11 @@ class PipelineService:
         return recovered
 
     def close(self) -> None:
-        """Stop the heartbeat. Runs still going in this process end with it: marked failed."""
+        """Stop the heartbeat. Runs still going in this process end with it: marked failed
+        first, then their worker processes stopped (a step in one must not outlive its run),
+        so the run's own thread, seeing its step killed, finds it ended already."""
         self.leases.stop()
         running = sorted(self.leases.active())
-        stop_workers(running)  # a step in a worker process must not outlive its run
         for run_id in running:
             try:
                 with self.db.begin() as conn:
@@ -473,3 +474,4 @@ class PipelineService:
                     )
             except Exception:
                 log.exception("pipeline run %s could not be marked failed", run_id)
+        stop_workers(running)
